@@ -1,0 +1,372 @@
+"""Command line: `hbagent run | cl-status | status | check-config | standby | takeover`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import stat
+import sys
+
+from . import HEARTBEAT_VERSION, __version__
+from . import config as hbconfig
+from .daemon import DEFAULT_CONFIG_DIR, DEFAULT_STATE_DIR, SOCKET_NAME, Daemon, StartupError
+
+# cl_status exit codes (3.0.6)
+EXIT_OK, EXIT_FAIL, EXIT_PARAM, EXIT_TIMEOUT, EXIT_UNKNOWN = 0, 1, 11, 12, 13
+CLIENT_EXIT = {"online": 0, "offline": 1, "join": 2, "leave": 3}
+CL_STATUS_TIMEOUT = 5.0  # cl_status' global alarm
+
+
+def _state_dir(value: str | None) -> str:
+    return value or os.environ.get("HBAGENT_STATE_DIR") or DEFAULT_STATE_DIR
+
+
+def control_request(state_dir: str, payload: dict, timeout: float = CL_STATUS_TIMEOUT) -> dict:
+    """One request to the running daemon; OSError when it is not running, TimeoutError when slow."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(os.path.join(state_dir, SOCKET_NAME))
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data or b"{}")
+
+
+# --------------------------------------------------------------------------------------------
+# cl-status
+
+
+class _Usage(Exception):
+    pass
+
+
+def _split(args: list[str]) -> tuple[set[str], list[str]]:
+    flags = {a for a in args if a.startswith("-") and a != "-"}
+    return flags, [a for a in args if a not in flags]
+
+
+def _node_entry(status: dict, node: str) -> dict | None:
+    return next((e for e in status["membership"]["nodes"] if e["name"] == node.lower()), None)
+
+
+def _listnodes_verbose(status: dict) -> list[str]:
+    lines = []
+    for entry in reversed(status["membership"]["nodes"]):  # 3.0.6 lists them in reverse ha.cf order
+        lines += ["", f"{entry['name']}\t{entry['status']}\t(nodetype: {entry['type']})"]
+        lines += [f"\t{link}\t{state}" for link, state in entry["links"].items()]
+    return lines
+
+
+def cl_status(argv: list[str], state_dir: str, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    if not argv:
+        print("Usage: hbagent cl-status <sub-command> [<options>] [<parameters>]", file=err)
+        return EXIT_PARAM
+    sub, (flags, params) = argv[0], _split(argv[1:])
+    known = {"hbstatus", "listnodes", "nodestatus", "nodetype", "nodeweight", "nodesite", "listhblinks",
+             "hblinkstatus", "clientstatus", "rscstatus", "hbparameter"}  # fmt: skip
+    if sub not in known:
+        print(f"{sub} is an invalid sub-command.", file=err)
+        return EXIT_PARAM
+    try:
+        status = control_request(state_dir, {"cmd": "status"})
+    except TimeoutError:
+        print("cl_status: timed out talking to hbagent", file=err)
+        return EXIT_TIMEOUT
+    except (OSError, ValueError):
+        if sub == "hbstatus":
+            print("Heartbeat is stopped on this machine.", file=out)
+        else:
+            print("Cannot signon with heartbeat", file=err)
+        return EXIT_FAIL
+    try:
+        return _cl_status_sub(sub, flags, params, status, state_dir, out, err)
+    except _Usage as exc:
+        print(f"Usage: cl_status {sub} {exc}", file=err)
+        return EXIT_PARAM
+
+
+def _cl_status_sub(sub, flags, params, status, state_dir, out, err) -> int:
+    human = "-m" in flags
+
+    def say(text: str) -> None:
+        print(text, file=out)
+
+    def node_param(index: int = 0, usage: str = "<node>") -> dict:
+        if len(params) <= index:
+            raise _Usage(usage)
+        entry = _node_entry(status, params[index])
+        if entry is None:
+            print("Error. May be due to incorrect node name", file=err)
+            raise _BadNode
+        return entry
+
+    try:
+        if sub == "hbstatus":
+            if "-v" not in flags:
+                say("Heartbeat is running on this machine.")
+                return EXIT_OK
+            version = f"{HEARTBEAT_VERSION} (hbagent {status['version']})"
+            if human:
+                say(f"Heartbeat version {version}")
+                say('Resources controlled by "haresources"')
+            else:
+                say(f"version:\t{version}")
+                say('managed by:\t"haresources"')
+            for line in _listnodes_verbose(status):
+                say(line)
+            return EXIT_OK
+        if sub == "listnodes":
+            if "-v" in flags:
+                for line in _listnodes_verbose(status):
+                    say(line)
+                return EXIT_OK
+            for entry in reversed(status["membership"]["nodes"]):
+                wanted = "ping" if "-p" in flags else "normal" if "-n" in flags else entry["type"]
+                if entry["type"] == wanted:
+                    say(entry["name"])
+            return EXIT_OK
+        if sub == "nodestatus":
+            entry = node_param()
+            state = entry["status"]
+            say(f"The cluster node {entry['name']} is {state}" if human else state)
+            return EXIT_OK if state in ("active", "up", "ping") else EXIT_FAIL
+        if sub == "nodetype":
+            entry = node_param()
+            say(f"The type of cluster node {entry['name']} is {entry['type']}" if human else entry["type"])
+            return EXIT_OK
+        if sub == "nodeweight":
+            node_param()
+            say("100")
+            return EXIT_OK
+        if sub == "nodesite":
+            node_param()
+            say("")
+            return EXIT_OK
+        if sub == "listhblinks":
+            entry = node_param()
+            for link, state in entry["links"].items():
+                say(f"\t{link}\t{state}" if "-v" in flags else f"\t{link}")
+            return EXIT_OK
+        if sub == "hblinkstatus":
+            entry = node_param(0, "<node> <link>")
+            if len(params) < 2:
+                raise _Usage("<node> <link>")
+            state = entry["links"].get(params[1])
+            if state is None:
+                print("Error. May be due to incorrect link name or node name", file=err)
+                return EXIT_UNKNOWN
+            say(f"Link {entry['name']}:{params[1]} is {state}" if human else state)
+            return EXIT_OK if state == "up" else EXIT_FAIL
+        if sub == "clientstatus":
+            entry = node_param(0, "<node> <client> [timeout_ms]")
+            if len(params) < 2:
+                raise _Usage("<node> <client> [timeout_ms]")
+            timeout_ms = int(params[2]) if len(params) > 2 and params[2].isdigit() else 500
+            try:
+                answer = control_request(state_dir, {"cmd": "clientstatus", "node": entry["name"],
+                                                     "client": params[1], "timeout_ms": timeout_ms})  # fmt: skip
+            except TimeoutError:
+                return EXIT_TIMEOUT
+            if not answer.get("ok"):
+                print(
+                    f"Error. May be due to incorrect client name or node name ({answer.get('error')})",
+                    file=err,
+                )
+                return EXIT_UNKNOWN
+            say(answer["status"])
+            return CLIENT_EXIT.get(answer["status"], EXIT_UNKNOWN)
+        if sub == "rscstatus":
+            value = status["rscstatus"]
+            if human:
+                say(
+                    "Resources are in transition."
+                    if value == "transition"
+                    else f"This node is holding {value} resources."
+                )
+            else:
+                say(value)
+            return EXIT_OK
+        if sub == "hbparameter":
+            if "-p" not in flags or not params:
+                raise _Usage("-p <parameter>")
+            value = status["parameters"].get(params[0])
+            if value is None:
+                return EXIT_FAIL
+            say(value)
+            return EXIT_OK
+    except _BadNode:
+        return EXIT_PARAM
+    return EXIT_PARAM
+
+
+class _BadNode(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# check-config
+
+
+def _print_errors(errors, err) -> None:
+    for error in errors:
+        print(str(error), file=err)
+
+
+def check_config(args, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    problems: list = []
+    warnings: list[str] = []
+
+    def attempt(func, *fargs):
+        try:
+            return func(*fargs)
+        except hbconfig.ConfigErrors as exc:
+            problems.extend(exc.errors)
+        except OSError as exc:
+            problems.append(hbconfig.ConfigError(exc.filename or "?", None, f"cannot read: {exc.strerror}"))
+        return None
+
+    def read(path):
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "surrogateescape"), os.fstat(handle.fileno()).st_mode
+
+    single = args.ha_cf or args.haresources or args.authkeys
+    if single and args.directory:
+        print("check-config: give a directory or single files, not both", file=err)
+        return 2
+    if args.ha_cf:
+        text, _ = attempt(read, args.ha_cf) or (None, None)
+        if text is not None:
+            cfg = attempt(hbconfig.parse_ha_cf, text, args.ha_cf)
+            warnings += cfg.warnings if cfg else []
+    if args.haresources:
+        nodes = None
+        if args.nodes_from:
+            text, _ = attempt(read, args.nodes_from) or (None, None)
+            cfg = attempt(hbconfig.parse_ha_cf, text, args.nodes_from) if text is not None else None
+            nodes = cfg.nodes if cfg else None
+        text, _ = attempt(read, args.haresources) or (None, None)
+        if text is not None:
+            attempt(hbconfig.parse_haresources, text, args.haresources, nodes)
+    if args.authkeys:
+        text, mode = attempt(read, args.authkeys) or (None, None)
+        if text is not None:
+            attempt(hbconfig.parse_authkeys, text, args.authkeys, stat.S_IMODE(mode))
+    if not single:
+        cluster = attempt(hbconfig.load_config, args.directory or DEFAULT_CONFIG_DIR)
+        if cluster is not None:
+            warnings += cluster.ha_cf.warnings
+            if args.node and args.node.lower() not in cluster.ha_cf.nodes:
+                problems.append(hbconfig.ConfigError(cluster.ha_cf.path, None,
+                                                     f"Current node [{args.node.lower()}] not in configuration"))  # fmt: skip
+    for warning in warnings:
+        print(f"warning: {warning}", file=err)
+    _print_errors(problems, out)
+    return 1 if problems else 0
+
+
+# --------------------------------------------------------------------------------------------
+# other commands
+
+
+def _human_status(status: dict, out) -> None:
+    m = status["membership"]
+    print(
+        f"node {m['node']}: {m['status']} (generation {m['generation']}, resources: {status['rscstatus']})",
+        file=out,
+    )
+    for entry in m["nodes"]:
+        links = ", ".join(f"{k} {v}" for k, v in entry["links"].items())
+        print(f"  {entry['name']:<20} {entry['status']:<8} links: {links}", file=out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hbagent", description="Linux-HA Heartbeat 3.0.6 compatible node agent"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"hbagent {__version__} (heartbeat {HEARTBEAT_VERSION})"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the cluster daemon in the foreground")
+    run.add_argument(
+        "--config-dir", default=DEFAULT_CONFIG_DIR, help="ha.cf, haresources, authkeys (default %(default)s)"
+    )
+    run.add_argument(
+        "--state-dir", default=None, help=f"generation, uuid, control socket (default {DEFAULT_STATE_DIR})"
+    )
+    run.add_argument("--node", help="this node's name (default: <config-dir>/nodeinfo, else uname -n)")
+    run.add_argument(
+        "--no-resources", action="store_true", help="membership only: never start or stop resources"
+    )
+    run.add_argument("--debug", action="store_true", help="debug lines on stderr too")
+
+    cls = sub.add_parser("cl-status", help="cl_status compatible queries", add_help=False)
+    cls.add_argument("--state-dir", default=None)
+    cls.add_argument("args", nargs=argparse.REMAINDER)
+
+    status = sub.add_parser("status", help="state of the running daemon")
+    status.add_argument("--state-dir", default=None)
+    status.add_argument("--json", action="store_true", help="machine-readable")
+
+    check = sub.add_parser("check-config", help="check ha.cf, haresources, authkeys")
+    check.add_argument("directory", nargs="?", help=f"configuration directory (default {DEFAULT_CONFIG_DIR})")
+    check.add_argument("--ha-cf", metavar="FILE")
+    check.add_argument("--haresources", metavar="FILE")
+    check.add_argument(
+        "--nodes-from", metavar="HA_CF", help="check haresources node names against this ha.cf"
+    )
+    check.add_argument("--authkeys", metavar="FILE")
+    check.add_argument("--node", help="also check that this node is listed in ha.cf")
+
+    for name, text in (("standby", "give resources to the peer (hb_standby)"),
+                       ("takeover", "take resources from the peer (hb_takeover)")):  # fmt: skip
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("which", nargs="?", default="all", choices=("all", "local", "foreign", "failback"))
+        cmd.add_argument("--state-dir", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        try:
+            daemon = Daemon(args.config_dir, _state_dir(args.state_dir), args.node,
+                            manage_resources=not args.no_resources, debug=args.debug)  # fmt: skip
+        except StartupError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        return daemon.run()
+    if args.command == "cl-status":
+        return cl_status(args.args, _state_dir(args.state_dir))
+    if args.command == "check-config":
+        if args.nodes_from and not args.haresources:
+            print("check-config: --nodes-from goes with --haresources", file=sys.stderr)
+            return 2
+        return check_config(args)
+    state_dir = _state_dir(args.state_dir)
+    try:
+        if args.command == "status":
+            status = control_request(state_dir, {"cmd": "status"})
+            if args.json:
+                print(json.dumps(status, indent=2, sort_keys=True))
+            else:
+                _human_status(status, sys.stdout)
+            return 0
+        answer = control_request(state_dir, {"cmd": args.command, "which": args.which}, timeout=35)
+    except (OSError, ValueError) as exc:
+        print(f"hbagent is not running (control socket {os.path.join(state_dir, SOCKET_NAME)}: {exc})",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(
+        answer.get("text") or answer.get("error") or "", file=sys.stdout if answer.get("ok") else sys.stderr
+    )
+    return 0 if answer.get("ok") else 1

@@ -1,0 +1,53 @@
+# Copyright: hakit.heartbeat contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters for the four-case drill (roles/lab_drill): judge a case, render the report."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hakit.heartbeat.plugins.module_utils import drill_report
+
+
+def drill_case(case: dict) -> dict:
+    """Evidence + expectations of one case -> record with measurements and checks."""
+    try:
+        return drill_report.evaluate_case(dict(case))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"drill_case: case {case.get('id', '?')!r}: {exc!r}") from exc
+
+
+def drill_report_markdown(records: list[dict], title: str = "Heartbeat four-case drill") -> str:
+    return drill_report.render_report(list(records), title)
+
+
+def drill_case_markdown(record: dict) -> str:
+    return drill_report.render_case(dict(record))
+
+
+def drill_failures(records: list[dict]) -> list[str]:
+    return drill_report.failed_checks(list(records))
+
+
+def drill_holds_vip(ip_addr_text: str, vip: str) -> bool:
+    return drill_report.holds_address(ip_addr_text, vip)
+
+
+def drill_cl_status(snapshot: dict) -> dict:
+    """{node: status word} from a snapshot object of drill_probe.py."""
+    return {
+        node: drill_report.parse_cl_status(answer.get("out", ""), answer.get("rc"), answer.get("err", ""))
+        for node, answer in snapshot.get("cl_status", {}).items()
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "drill_case": drill_case,
+            "drill_case_markdown": drill_case_markdown,
+            "drill_report_markdown": drill_report_markdown,
+            "drill_failures": drill_failures,
+            "drill_holds_vip": drill_holds_vip,
+            "drill_cl_status": drill_cl_status,
+        }

@@ -1,0 +1,360 @@
+# Copyright: hakit.heartbeat contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The four-case drill's evidence: parse what the nodes and the client recorded, judge each case, render it.
+
+Stdlib only and free of Ansible imports: the filter plugin ``hakit.heartbeat.drill_*`` wraps it and the
+unit tests load it standalone. Raw evidence comes from ``roles/lab_drill/files/drill_probe.py``:
+``ip -o -4 addr show`` text, ``cl_status nodestatus`` outputs and JSON-lines probe samples.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+# cl_status nodestatus answers with one of these words (Heartbeat 3.0.6, hb_api.h)
+CL_STATUS_WORDS = ("active", "up", "dead", "init", "ping")
+
+_INET_RE = re.compile(r"^\d+:\s+(?P<ifname>\S+)\s+inet\s+(?P<address>[\d.]+)/(?P<prefix>\d+)(?P<rest>.*)$")
+
+
+@dataclass(frozen=True)
+class InetAddress:
+    ifname: str
+    address: str
+    prefix: int
+    label: str  # "eth0:0" for an IPaddr alias; the interface name otherwise
+
+
+def parse_inet_addresses(text: str) -> list[InetAddress]:
+    """IPv4 addresses of ``ip -o -4 addr show`` (also accepts ``ip -o addr``; inet6 lines are skipped)."""
+    found = []
+    for raw in text.splitlines():
+        # `ip -o` folds the valid_lft continuation into the line after a literal backslash
+        line = raw.split("\\", 1)[0].rstrip()
+        match = _INET_RE.match(line)
+        if not match:
+            continue
+        words = match.group("rest").split()
+        # `ip` ends the address part with its label: "... scope global secondary eth0:0"
+        label = words[-1] if words else ""
+        found.append(
+            InetAddress(
+                ifname=match.group("ifname"),
+                address=match.group("address"),
+                prefix=int(match.group("prefix")),
+                label=label or match.group("ifname"),
+            )
+        )
+    return found
+
+
+def holds_address(ip_addr_text: str, address: str) -> bool:
+    return any(inet.address == address for inet in parse_inet_addresses(ip_addr_text))
+
+
+def parse_cl_status(out: str, rc: int | None = None, err: str = "") -> str:
+    """The status word of ``cl_status nodestatus <node>``; 'error: …' when the daemon gave none.
+
+    rc is 0 for a live node and 1 for a dead one, so the word, not rc, is the answer.
+    """
+    word = out.strip().lower()
+    if word in CL_STATUS_WORDS:
+        return word
+    reason = (err or out).strip().splitlines()
+    detail = reason[0] if reason else "no output"
+    return f"error: {detail}" + (f" (rc {rc})" if rc not in (None, 0) else "")
+
+
+def parse_jsonl(text: str) -> list[dict]:
+    """JSON lines; a torn last line (writer killed with its container) is dropped, other bad lines raise."""
+    rows = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if index == len(lines) - 1:
+                break
+            raise ValueError(f"probe log line {index + 1}: {exc.msg}") from exc
+    return rows
+
+
+# -- the HTTP probe ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Outage:
+    start: float  # start of the first failed request
+    end: float  # start of the next successful request (or end of the last failed one)
+    failed: int
+    recovered: bool
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass
+class ProbeSummary:
+    requests: int = 0
+    failed: int = 0
+    outages: list[Outage] = field(default_factory=list)
+    pages: dict[str, int] = field(default_factory=dict)
+    first: float | None = None
+    last: float | None = None
+
+    @property
+    def outage_seconds(self) -> float:
+        return round(sum(outage.seconds for outage in self.outages), 2)
+
+    @property
+    def longest_outage(self) -> float:
+        return round(max((outage.seconds for outage in self.outages), default=0.0), 2)
+
+
+def summarize_probe(samples: list[dict]) -> ProbeSummary:
+    """Failed requests and outage windows: a window runs from the first failure to the next success."""
+    summary = ProbeSummary()
+    current: Outage | None = None
+    for sample in sorted(samples, key=lambda row: row["t"]):
+        start = float(sample["t"])
+        end = start + float(sample.get("dt", 0.0))
+        summary.requests += 1
+        summary.first = start if summary.first is None else summary.first
+        summary.last = end
+        if sample.get("ok"):
+            body = page_text(sample.get("body", ""))
+            summary.pages[body] = summary.pages.get(body, 0) + 1
+            if current is not None:
+                current.end, current.recovered = start, True
+                summary.outages.append(current)
+                current = None
+            continue
+        summary.failed += 1
+        if current is None:
+            current = Outage(start=start, end=end, failed=0, recovered=False)
+        current.failed += 1
+        current.end = end
+    if current is not None:
+        summary.outages.append(current)
+    return summary
+
+
+def page_text(body: str) -> str:
+    return " ".join(str(body).split())
+
+
+def first_page_after(samples: list[dict], wanted: str, after: float) -> float | None:
+    """Start time of the first successful request at or after `after` whose page contains `wanted`."""
+    for sample in sorted(samples, key=lambda row: row["t"]):
+        if sample["t"] >= after and sample.get("ok") and wanted in page_text(sample.get("body", "")):
+            return float(sample["t"])
+    return None
+
+
+# -- VIP watchers on the nodes -------------------------------------------------------------------
+
+
+def vip_timeline(samples: list[dict], vip: str) -> list[tuple[float, bool]]:
+    """(time, holds VIP) per sample; the watcher writes `ip` text only when it changed since its last line."""
+    timeline = []
+    held = False
+    for sample in sorted(samples, key=lambda row: row["t"]):
+        if "ip" in sample:
+            held = holds_address(sample["ip"], vip)
+        timeline.append((float(sample["t"]), held))
+    return timeline
+
+
+def max_simultaneous_holders(watch: dict[str, list[dict]], vip: str) -> tuple[int, list[float]]:
+    """Most nodes seen holding the VIP at one instant, and the instants where more than one held it.
+
+    A node counts as holding at time t only when both its sample before t and its sample after t say so:
+    a handover between two samples is never mistaken for an overlap.
+    """
+    timelines = {node: vip_timeline(samples, vip) for node, samples in watch.items()}
+    instants = sorted({t for timeline in timelines.values() for t, _ in timeline})
+    most, overlaps = 0, []
+    for instant in instants:
+        holders = sum(1 for timeline in timelines.values() if _surely_held(timeline, instant))
+        most = max(most, holders)
+        if holders > 1:
+            overlaps.append(instant)
+    return most, overlaps
+
+
+def _surely_held(timeline: list[tuple[float, bool]], instant: float) -> bool:
+    before = [held for t, held in timeline if t <= instant]
+    after = [held for t, held in timeline if t >= instant]
+    return bool(before and after and before[-1] and after[0])
+
+
+# -- judging a case --------------------------------------------------------------------------------
+
+
+def evaluate_case(case: dict) -> dict:
+    """Turn one case's raw evidence and expectations into measurements and pass/fail checks.
+
+    case: {id, title, vip, nodes, running: [..], expect: {holder, status: {observer: {node: word}}, page,
+           max_failed, max_recovery_s}, snapshots: {node: snapshot json text}, page: {status, content},
+           probe: jsonl text, watch: {node: jsonl text}, t_action: float|None}
+    """
+    expect = case.get("expect", {})
+    vip = case["vip"]
+    nodes = list(case["nodes"])
+    running = list(case.get("running", nodes))
+    record = {key: case.get(key) for key in ("id", "title", "vip", "t_action")}
+    record.update(nodes=nodes, running=running, checks=[])
+    checks = record["checks"]
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append({"name": name, "ok": bool(ok), "detail": detail})
+
+    # each running node: VIP from `ip addr`, and cl_status of every node
+    views, holders = {}, []
+    for node in running:
+        snap = json.loads(case["snapshots"][node]) if isinstance(case["snapshots"][node], str) else case["snapshots"][node]
+        held = holds_address(snap.get("ip", ""), vip)
+        status = {
+            peer: parse_cl_status(answer.get("out", ""), answer.get("rc"), answer.get("err", ""))
+            for peer, answer in snap.get("cl_status", {}).items()
+        }
+        views[node] = {"uname": snap.get("uname", ""), "vip": held, "status": status}
+        if held:
+            holders.append(node)
+        if snap.get("uname") and snap["uname"] != node:
+            check(f"uname -n on {node}", False, f"node {node} calls itself {snap['uname']!r}")
+    record["views"] = views
+    record["holders"] = holders
+    if "holder" in expect:
+        check(
+            "exactly one VIP holder",
+            holders == [expect["holder"]],
+            f"VIP {vip} on {', '.join(holders) or 'no node'}; expected {expect['holder']} only",
+        )
+    for observer, wanted in expect.get("status", {}).items():
+        seen = views.get(observer, {}).get("status", {})
+        wrong = {peer: seen.get(peer, "not asked") for peer, word in wanted.items() if seen.get(peer) != word}
+        shown = ", ".join(f"{peer}={word}" for peer, word in wanted.items())
+        check(
+            f"cl_status from {observer}",
+            not wrong,
+            f"{observer} sees {', '.join(f'{p}={w}' for p, w in seen.items())}; expected {shown}",
+        )
+
+    page = case.get("page") or {}
+    record["page"] = page_text(page.get("content", "")) if page.get("status") == 200 else f"HTTP {page.get('status')}"
+    if expect.get("page"):
+        check("page served on the VIP", expect["page"] in record["page"], f"client got {record['page']!r}")
+
+    samples = parse_jsonl(case.get("probe") or "")
+    summary = summarize_probe(samples)
+    record["probe"] = {
+        "requests": summary.requests,
+        "failed": summary.failed,
+        "outage_s": summary.outage_seconds,
+        "windows": len(summary.outages),
+        "longest_s": summary.longest_outage,
+        "pages": summary.pages,
+        "span_s": round((summary.last or 0) - (summary.first or 0), 1),
+    }
+    if summary.requests == 0:
+        check("probe ran", False, "the client's probe recorded no request")
+    if expect.get("max_failed") is not None:
+        check(
+            "failed requests",
+            summary.failed <= expect["max_failed"],
+            f"{summary.failed} of {summary.requests} failed; allowed {expect['max_failed']}",
+        )
+    if expect.get("max_recovery_s") is not None:
+        served = first_page_after(samples, expect.get("page", ""), float(case.get("t_action") or 0))
+        recovery = None if served is None else round(served - float(case["t_action"]), 2)
+        record["probe"]["recovery_s"] = recovery
+        check(
+            "recovery time",
+            recovery is not None and recovery <= expect["max_recovery_s"],
+            f"{expect.get('page')!r} served {recovery} s after the action; limit {expect['max_recovery_s']} s"
+            if recovery is not None
+            else f"{expect.get('page')!r} never served during the probe",
+        )
+
+    watch = {node: parse_jsonl(text or "") for node, text in (case.get("watch") or {}).items()}
+    if watch:
+        most, overlaps = max_simultaneous_holders(watch, vip)
+        record["vip_watch"] = {
+            "nodes": sorted(watch),
+            "samples": sum(len(rows) for rows in watch.values()),
+            "max_holders": most,
+        }
+        check(
+            "never two VIP holders",
+            most <= 1,
+            f"max {most} holder(s) over {record['vip_watch']['samples']} samples"
+            + (f"; overlap at {len(overlaps)} instants" if overlaps else ""),
+        )
+    record["ok"] = all(item["ok"] for item in checks)
+    return record
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+
+def _fmt_s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def render_case(record: dict) -> str:
+    nodes = record["nodes"]
+    lines = [f"### Case {record['id']}: {record['title']}", ""]
+    lines.append("| node | running | VIP " + record["vip"] + " | " + " | ".join(f"cl_status {n}" for n in nodes) + " |")
+    lines.append("|---" * (3 + len(nodes)) + "|")
+    for node in nodes:
+        view = record["views"].get(node)
+        if view is None:
+            lines.append(f"| {node} | no | - | " + " | ".join("-" for _ in nodes) + " |")
+            continue
+        cells = [view["status"].get(peer, "-") for peer in nodes]
+        lines.append(f"| {node} | yes | {'yes' if view['vip'] else 'no'} | " + " | ".join(cells) + " |")
+    probe = record["probe"]
+    lines += [
+        "",
+        f"- client page on http://{record['vip']}/: {record['page']!r}",
+        f"- probe (every 100 ms): {probe['requests']} requests over {probe['span_s']} s, {probe['failed']} failed, "
+        f"outage {_fmt_s(probe['outage_s'])} s in {probe['windows']} window(s)"
+        + (f", recovery {_fmt_s(probe.get('recovery_s'))} s after the action" if "recovery_s" in probe else ""),
+    ]
+    if "vip_watch" in record:
+        watch = record["vip_watch"]
+        lines.append(
+            f"- VIP sampled on {', '.join(watch['nodes'])}: {watch['samples']} samples, max {watch['max_holders']} holder(s)"
+        )
+    for item in record["checks"]:
+        lines.append(f"- [{'x' if item['ok'] else ' '}] {item['name']}: {item['detail']}")
+    lines.append(f"- **{'PASS' if record['ok'] else 'FAIL'}**")
+    return "\n".join(lines) + "\n"
+
+
+def render_report(records: list[dict], title: str = "Heartbeat four-case drill") -> str:
+    lines = [f"# {title}", ""]
+    lines.append("| case | what | VIP holder | page | requests | failed | outage s | recovery s | result |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for record in records:
+        probe = record["probe"]
+        lines.append(
+            f"| {record['id']} | {record['title']} | {', '.join(record['holders']) or 'none'} | {record['page']} | "
+            f"{probe['requests']} | {probe['failed']} | {_fmt_s(probe['outage_s'])} | {_fmt_s(probe.get('recovery_s'))} | "
+            f"{'PASS' if record['ok'] else 'FAIL'} |"
+        )
+    lines.append("")
+    return "\n".join(lines) + "\n" + "\n".join(render_case(record) for record in records)
+
+
+def failed_checks(records: list[dict]) -> list[str]:
+    return [
+        f"case {record['id']}: {item['name']}: {item['detail']}"
+        for record in records
+        for item in record["checks"]
+        if not item["ok"]
+    ]

@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# Copyright: hakit.heartbeat contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible module: planned move of Heartbeat resource groups to or away from this node."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: switchover
+short_description: Move Heartbeat resources to or away from a node, and wait until they have moved
+version_added: 0.1.0
+description:
+  - Runs on the node whose share of the resources should change. Uses Heartbeat's own
+    C(hb_takeover)/C(hb_standby) (Debian's C(heartbeat)) or C(hbagent takeover)/C(hbagent standby),
+    then waits until C(cl_status rscstatus) says the node holds what was asked.
+  - Idempotent: nothing is run when the node already holds what was asked.
+options:
+  hold:
+    description:
+      - What this node should hold afterwards. C(all) takes every group over,
+        C(none) hands everything to the peer, C(local) keeps only the groups whose
+        preferred node (first word of the haresources line) is this node.
+    type: str
+    choices: [all, local, none]
+    default: all
+  engine:
+    description: Which daemon drives the move. C(auto) uses Heartbeat's tools when installed, else the agent.
+    type: str
+    choices: [auto, heartbeat, agent]
+    default: auto
+  agent_path:
+    description: Path of the hbagent zipapp, used when I(engine=agent).
+    type: path
+    default: /usr/local/lib/hakit/hbagent.pyz
+  timeout:
+    description: Seconds to wait for the move to complete before failing.
+    type: int
+    default: 60
+author:
+  - hakit.heartbeat contributors
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Maintenance on web1 - move everything to web2 first
+  hakit.heartbeat.switchover:
+    hold: all
+  delegate_to: web2
+
+- name: Give web1 its own resources back
+  hakit.heartbeat.switchover:
+    hold: local
+  delegate_to: web1
+"""
+
+RETURN = r"""
+before:
+  description: C(cl_status rscstatus) before the move.
+  type: str
+  returned: always
+after:
+  description: C(cl_status rscstatus) after the move (equal to I(before) in check mode).
+  type: str
+  returned: always
+commands:
+  description: The commands that were run (or would be run in check mode).
+  type: list
+  elements: str
+  returned: always
+elapsed:
+  description: Seconds the move took.
+  type: float
+  returned: always
+"""
+
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+TOOL_DIRS = ("/usr/share/heartbeat", "/usr/lib/heartbeat", "/usr/libexec/heartbeat")
+# rscstatus now -> the (tool, argument) steps that reach each target
+PLAN = {
+    "all": {"none": [("takeover", "all")], "local": [("takeover", "foreign")], "foreign": [("takeover", "local")]},
+    "none": {"all": [("standby", "all")], "local": [("standby", "local")], "foreign": [("standby", "foreign")]},
+    "local": {"all": [("standby", "foreign")], "none": [("takeover", "local")],
+              "foreign": [("takeover", "local"), ("standby", "foreign")]},
+}
+
+
+def _heartbeat_tool(name):
+    for directory in TOOL_DIRS:
+        path = os.path.join(directory, f"hb_{name}")
+        if os.access(path, os.X_OK):
+            return [path]
+    return None
+
+
+def _commands(module):
+    engine = module.params["engine"]
+    cl_status = shutil.which("cl_status")
+    if engine == "auto":
+        engine = "heartbeat" if cl_status else "agent"
+    if engine == "heartbeat":
+        tools = {name: _heartbeat_tool(name) for name in ("standby", "takeover")}
+        if not cl_status or None in tools.values():
+            module.fail_json(msg="engine=heartbeat but cl_status/hb_standby/hb_takeover are not installed")
+        return [cl_status], tools
+    agent = [module.get_bin_path("python3", required=True), module.params["agent_path"]]
+    if not os.path.exists(agent[1]):
+        module.fail_json(msg=f"engine=agent but the agent is not installed at agent_path={agent[1]}")
+    return [*agent, "cl-status"], {"standby": [*agent, "standby"], "takeover": [*agent, "takeover"]}
+
+
+def _rscstatus(module, status_cmd):
+    rc, out, err = module.run_command([*status_cmd, "rscstatus"])
+    if rc != 0:
+        module.fail_json(msg=f"cannot read rscstatus (is heartbeat running?): {(out + err).strip()}")
+    return out.strip()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "hold": {"type": "str", "default": "all", "choices": ["all", "local", "none"]},
+            "engine": {"type": "str", "default": "auto", "choices": ["auto", "heartbeat", "agent"]},
+            "agent_path": {"type": "path", "default": "/usr/local/lib/hakit/hbagent.pyz"},
+            "timeout": {"type": "int", "default": 60},
+        },
+        supports_check_mode=True,
+    )
+    hold = module.params["hold"]
+    status_cmd, tools = _commands(module)
+    started = time.monotonic()
+    before = _rscstatus(module, status_cmd)
+    deadline = started + module.params["timeout"]
+    while before == "transition" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        before = _rscstatus(module, status_cmd)
+    if before == "transition":
+        module.fail_json(msg="resources stayed in transition; not starting a switchover now", before=before)
+
+    steps = PLAN[hold].get(before, [])
+    commands = [" ".join([*tools[tool], arg]) for tool, arg in steps]
+    result = {"before": before, "after": before, "commands": commands, "elapsed": 0.0,
+              "changed": bool(steps), "diff": {"before": f"rscstatus: {before}\n", "after": f"rscstatus: {hold}\n"}}
+    if not steps or module.check_mode:
+        module.exit_json(**result)
+
+    after = before
+    for tool, arg in steps:
+        rc, out, err = module.run_command([*tools[tool], arg])
+        if rc != 0:
+            module.fail_json(msg=f"{' '.join([*tools[tool], arg])} failed: {(out + err).strip()}", **result)
+    while time.monotonic() < deadline:
+        after = _rscstatus(module, status_cmd)
+        if after == hold:
+            break
+        time.sleep(0.5)
+    result.update(after=after, elapsed=round(time.monotonic() - started, 2))
+    if after != hold:
+        module.fail_json(msg=f"resources did not reach '{hold}' within {module.params['timeout']}s (rscstatus: {after})",
+                         **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

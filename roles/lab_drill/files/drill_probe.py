@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+# Copyright: hakit.heartbeat contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The drill's eyes inside the lab containers (stdlib only, Python 3.11+). Records raw evidence; the
+controller parses it (plugins/module_utils/drill_report.py).
+
+  http      on the client: GET the URL every --interval s, one JSON line per request
+  vip       on a node: `ip -o -4 addr show` every --interval s, the text only when it changed
+  collect   touch the stop file, wait for the recorder to end, print its JSON lines
+  get       one GET, as a JSON object
+  snapshot  on a node: one JSON object with uname, `ip -o -4 addr show`, `cl_status nodestatus` per node
+
+http and vip detach with --background (the drill drives containers with single `podman exec` calls),
+are bounded by --max-seconds and --max-samples and stop early when --stop-file appears, so a drill that
+dies half-way never leaves a recorder running for long. They write <out>.end when they stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def _run(argv: list[str]) -> dict:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"rc": None, "out": "", "err": str(exc)}
+    return {"rc": done.returncode, "out": done.stdout, "err": done.stderr}
+
+
+def _fetch(url: str, timeout: float) -> dict:
+    started = time.time()
+    sample: dict = {"t": round(started, 3)}
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            sample.update(ok=answer.status == 200, status=answer.status, body=answer.read(200).decode(errors="replace"))
+    except urllib.error.HTTPError as exc:
+        sample.update(ok=False, status=exc.code, error=f"HTTP {exc.code}")
+    except (OSError, ValueError) as exc:  # refused, unreachable, timeout, reset
+        sample.update(ok=False, status=None, error=str(getattr(exc, "reason", exc)))
+    sample["dt"] = round(time.time() - started, 3)
+    return sample
+
+
+def _detach() -> bool:
+    """Double fork; True in the detached grandchild, which must then run the recorder."""
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)  # the middle process exits at once; reap it
+        return False
+    os.setsid()
+    if os.fork():
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    return True
+
+
+def _loop(args: argparse.Namespace, take_sample) -> int:
+    for stale in (args.out, args.out + ".end"):
+        if os.path.exists(stale):
+            os.unlink(stale)
+    if args.background and not _detach():
+        return 0
+    deadline = time.monotonic() + args.max_seconds
+    taken, reason = 0, "max-seconds"
+    with open(args.out, "w", encoding="utf-8") as out:
+        while time.monotonic() < deadline:
+            tick = time.monotonic()
+            out.write(json.dumps(take_sample()) + "\n")
+            out.flush()  # a killed container keeps what was written so far
+            taken += 1
+            if os.path.exists(args.stop_file):
+                reason = "stop-file"
+                break
+            if taken >= args.max_samples:
+                reason = "max-samples"
+                break
+            time.sleep(max(0.0, args.interval - (time.monotonic() - tick)))
+    with open(args.out + ".end", "w", encoding="utf-8") as end:
+        json.dump({"t": round(time.time(), 3), "samples": taken, "reason": reason}, end)
+    if args.background:
+        os._exit(0)
+    return 0
+
+
+def probe_http(args: argparse.Namespace) -> int:
+    return _loop(args, lambda: _fetch(args.url, args.timeout))
+
+
+def watch_vip(args: argparse.Namespace) -> int:
+    last = [None]
+
+    def sample() -> dict:
+        row: dict = {"t": round(time.time(), 3)}
+        text = _run(["ip", "-o", "-4", "addr", "show"])["out"]
+        if text != last[0]:
+            row["ip"] = last[0] = text
+        return row
+
+    return _loop(args, sample)
+
+
+def collect(args: argparse.Namespace) -> int:
+    """Stop a recorder and print its samples; gives up waiting after --wait seconds."""
+    with open(args.stop_file, "a", encoding="utf-8"):
+        pass
+    deadline = time.monotonic() + args.wait
+    while not os.path.exists(args.out + ".end") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not os.path.exists(args.out + ".end"):
+        print(f"{args.out}: recorder did not stop within {args.wait} s", file=sys.stderr)
+    if os.path.exists(args.out):
+        with open(args.out, encoding="utf-8") as log:
+            sys.stdout.write(log.read())
+    return 0
+
+
+def get(args: argparse.Namespace) -> int:
+    json.dump(_fetch(args.url, args.timeout), sys.stdout)
+    return 0
+
+
+def snapshot(args: argparse.Namespace) -> int:
+    result = {
+        "t": round(time.time(), 3),
+        "uname": os.uname().nodename,
+        "ip": _run(["ip", "-o", "-4", "addr", "show"])["out"],
+        "cl_status": {node: _run(["cl_status", "nodestatus", node]) for node in args.nodes},
+    }
+    json.dump(result, sys.stdout)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+    for name, func in (("http", probe_http), ("vip", watch_vip)):
+        mode = modes.add_parser(name)
+        mode.set_defaults(func=func)
+        mode.add_argument("--out", required=True, help="JSON-lines file, truncated first")
+        mode.add_argument("--stop-file", required=True, help="stop as soon as this file exists")
+        mode.add_argument("--interval", type=float, default=0.1)
+        mode.add_argument("--max-seconds", type=float, default=120.0)
+        mode.add_argument("--max-samples", type=int, default=2000)
+        mode.add_argument("--background", action="store_true", help="detach and return at once")
+        if name == "http":
+            mode.add_argument("--url", required=True)
+            mode.add_argument("--timeout", type=float, default=1.0)
+    stop = modes.add_parser("collect")
+    stop.set_defaults(func=collect)
+    stop.add_argument("--out", required=True)
+    stop.add_argument("--stop-file", required=True)
+    stop.add_argument("--wait", type=float, default=15.0)
+    once = modes.add_parser("get")
+    once.set_defaults(func=get)
+    once.add_argument("--url", required=True)
+    once.add_argument("--timeout", type=float, default=2.0)
+    snap = modes.add_parser("snapshot")
+    snap.set_defaults(func=snapshot)
+    snap.add_argument("--nodes", nargs="+", required=True)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
