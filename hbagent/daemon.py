@@ -249,10 +249,17 @@ class Daemon:
         except TransportError as exc:
             self.log("error", f"Heartbeat not started: cannot open medium: {exc.strerror or exc}")
             return 1
+        try:
+            control = self._open_control_socket()
+        except OSError as exc:
+            self.log(
+                "error", f"Heartbeat not started: control socket {self._socket_path()}: {exc.strerror or exc}"
+            )
+            self.transport.close()
+            return 1
         wake_r, self.wake_w = socket.socketpair()
         wake_r.setblocking(False)
         self.wake_w.setblocking(False)
-        control = self._open_control_socket()
         self.selector.register(wake_r, selectors.EVENT_READ, ("wake", None))
         self.selector.register(control, selectors.EVENT_READ, ("control", None))
         for sock, link in self.transport.readers():
@@ -452,6 +459,8 @@ class Daemon:
 
     def _open_control_socket(self) -> socket.socket:
         path = self._socket_path()
+        if len(path.encode()) > 107:  # sun_path
+            raise OSError("path longer than 107 bytes; use a shorter --state-dir")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -189,6 +189,7 @@ class Membership:
         self.history: deque[_Sent] = deque(maxlen=HISTORY_SIZE)
         self.handlers: dict[str, Handler] = {"query-cstatus": self._answer_cstatus}
         self.ttl = str(ha_cf.hopfudge + len(ha_cf.nodes))
+        self.log_badpack = str(ha_cf.get("log_badpack", "true")).lower() in ("true", "on", "yes", "y", "1")
 
     # ---------------------------------------------------------------------------------------
     # events
@@ -236,7 +237,7 @@ class Membership:
         try:
             msg = wire.decode(data, self.authkeys)
         except wire.WireError as exc:
-            return [Log("error", f"bad packet on {link}: {exc}")]
+            return [Log("error", f"bad packet on {link}: {exc}")] if self.log_badpack else []
         return self.receive_message(msg, link, now)
 
     def receive_message(self, msg: Message, link: str, now: float) -> list[Action]:
@@ -315,8 +316,13 @@ class Membership:
         if not control:
             msg.add("ld", self.loadavg())
         msg.add("ttl", self.ttl)
-        msg = wire.sign(msg, self.authkeys, classic_auth=self.cfg.msgfmt == "classic")
-        data = wire.encode(msg, self.authkeys, classic_auth=self.cfg.msgfmt == "classic")
+        try:
+            msg = wire.sign(msg, self.authkeys, classic_auth=self.cfg.msgfmt == "classic")
+            data = wire.encode(msg, self.authkeys, classic_auth=self.cfg.msgfmt == "classic")
+        except wire.WireError:
+            if not control:
+                self.seq -= 1  # never leave a hole the peers would ask us to fill
+            raise
         if not control:
             self.history.append(_Sent(self.seq, data, msg))
         return [Transmit(data, msg)]

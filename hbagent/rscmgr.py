@@ -57,6 +57,15 @@ the plain §8.6 exchange):
     giver  ask_resources rsc_hold=R info=done; then Release(ready, non_ip) in the background
     taker  Acquire(ready first, then the rest, all) — the running non-IP parts are kept — done, …
 Not applied on graceful shutdown or after a death (nothing to overlap with).
+
+Deliberate differences from 3.0.6 (each keeps the wire sequence valid for a real peer):
+* a message caused by processing our own copy is sent after it (3.0.6 sometimes sends it first,
+  e.g. `resource … isstable=1` before `ask_resources … done`, spec §6.2/§9.2/§9.4);
+* local standby/takeover requests that 3.0.6 would send and then ignore itself are refused up front;
+* `hb_takeover rsc_hold=failback` from the peer means "give it its groups back" (standby foreign);
+  3.0.6's rc.d script falls through to `hb_standby` = all;
+* a peer's `starting` cancels a standby it was part of (3.0.6 waits for the 1 h timer);
+* a STOP failure is reported (Log critical, ShutdownDone(ok=False)); nothing is rebooted.
 """
 
 from __future__ import annotations
@@ -223,7 +232,6 @@ class ResourceManager:
         self.shutdown_in_progress = False
         self.needs_shutdown = False
         self._shutdown_delay_logged = False
-        self._shutdown_started = False
 
         # membership as seen here
         self.comm_is_up = False
@@ -503,15 +511,12 @@ class ResourceManager:
     def _recover_dead(self) -> None:
         """hb_rsc_recover_dead_resources for the peer."""
         self._dead_handled = True
-        if self.going_standby != Standby.NOT:
-            self._log("info", "Cancelling pending standby operation")
-            self.going_standby = Standby.NOT
-            self.standby_deadline = None
-            self._mbb_wait = ()
-            if not self.other_is_stable and self.i_hold == ALL:
-                self.other_is_stable = True
+        self._cancel_standby("Cancelling pending standby operation")
         if self.shutdown_in_progress:
-            self.other_is_stable = True  # a dead peer is not in flux: let the shutdown proceed
+            # a dead peer is not in flux and will never answer our `starting`: let the shutdown go on
+            self.other_is_stable = True
+            if self.state in (State.STARTING, State.BOTHSTARTING, State.RSCRCVD):
+                self.state = State.STABLE
             return
         if not self.nice_failback:
             self._send_stonith("unneeded" if self.peer_gave_up else "n_stnth")
@@ -533,6 +538,18 @@ class ResourceManager:
             self._log("warning", "No STONITH device configured.")
             self._log("warning", "Shared disks are not protected.")
             self._takeover_from_peer()
+
+    def _cancel_standby(self, why: str, drop_prestarted: bool = False) -> None:
+        if self.going_standby == Standby.NOT:
+            return
+        self._log("info", why)
+        self.going_standby = Standby.NOT
+        self.standby_deadline = None
+        if drop_prestarted:
+            self._mbb_reset()
+        self._mbb_wait = ()
+        if not self.other_is_stable and self.i_hold == ALL:
+            self.other_is_stable = True
 
     def _send_stonith(self, result: str) -> None:
         self._send(("t", "stonith"), ("node", self.peer), ("result", result))
@@ -604,7 +621,7 @@ class ResourceManager:
         dest = fields.get("dest")
         if dest is not None and dest.lower() != self.me:
             return
-        self._peer_is_alive()  # a message is a sign of life as good as a status
+        self.peer_heard = True  # liveness itself comes from membership (peer_status/peer_dead)
         mtype = fields.get("t", "")
         if MBB_FIELD in fields or mtype == MBB_TYPE:
             self.peer_is_hbagent = True
@@ -649,6 +666,10 @@ class ResourceManager:
         else:
             self._log("error", f"Received 'starting' message in state {self.state.value}")
             return
+        # Not in 3.0.6 (it waits for the 1 h timer): a peer that starts again forgot any standby
+        self._cancel_standby(
+            f"{self.peer} restarted: cancelling pending standby operation", drop_prestarted=True
+        )
         self.other_is_stable = False
         if self.takeover_in_progress:
             self._log("warning", "T_STARTING received during takeover.")
@@ -1037,7 +1058,6 @@ class ResourceManager:
         self.failback_retry_at = None
         self._giveup_standbys = []
         if not self.comm_is_up:
-            self._shutdown_started = True
             self.state = State.SHUTDOWN
             self._queue("release", self._keys(ALL), "shutdown", self._finish_shutdown_quietly)
         else:
@@ -1058,7 +1078,6 @@ class ResourceManager:
 
     def _giveup(self) -> None:
         """hb_giveup_resources: announce none, release every group, shutdone."""
-        self._shutdown_started = True
         self.i_hold = NONE
         self.state = State.SHUTDOWN
         if self.nice_failback:

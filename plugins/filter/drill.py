@@ -5,8 +5,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-
-from ansible_collections.hakit.heartbeat.plugins.module_utils import drill_report
+from ansible_collections.hakit.heartbeat.plugins.module_utils import drill_report, heartbeat_config
 
 
 def drill_case(case: dict) -> dict:
@@ -41,6 +40,18 @@ def drill_cl_status(snapshot: dict) -> dict:
     }
 
 
+def drill_seconds(value) -> float:
+    """A Heartbeat time (number of seconds, "10s", "500ms") in seconds, as ha.cf would read it."""
+    if isinstance(value, bool):
+        raise AnsibleFilterError(f"drill_seconds: {value!r} is not a Heartbeat time")
+    if isinstance(value, int | float):
+        return float(value)
+    msec = heartbeat_config.parse_msec(str(value))
+    if msec is None:
+        raise AnsibleFilterError(f"drill_seconds: {value!r} is not a Heartbeat time (seconds, or with ms/us)")
+    return msec / 1000.0
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -50,4 +61,5 @@ class FilterModule:
             "drill_failures": drill_failures,
             "drill_holds_vip": drill_holds_vip,
             "drill_cl_status": drill_cl_status,
+            "drill_seconds": drill_seconds,
         }

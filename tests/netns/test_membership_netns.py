@@ -34,6 +34,9 @@ def test_two_agents_see_each_other_active(lab, wait_for, medium):
     assert web1.cl_status("hblinkstatus", "web2", "eth0").stdout == "up\n"
     assert web1.cl_status("listnodes").stdout == "web2\nweb1\n"  # 3.0.6 order: reverse of ha.cf
     assert web1.cl_status("hbstatus").stdout == "Heartbeat is running on this machine.\n"
+    # answered by web2 over the wire (query-cstatus / respond-cstatus): no API clients there
+    remote = web1.cl_status("clientstatus", "web2", "ipfail", "2000")
+    assert (remote.returncode, remote.stdout) == (1, "offline\n")
     assert "Status update for node web2: status active" in web1.log()
     if medium == "bcast":  # sent to the interface's broadcast address, as Heartbeat does
         assert f"bcast: heartbeat on eth0 to {web1.address.rsplit('.', 1)[0]}.255:694" in web1.log()
@@ -97,7 +100,9 @@ def test_daemon_drives_the_resource_manager_vip_failover(lab, wait_for):
     for agent in (web1, web2):
         agent.start(resources=True)
     assert wait_for(lambda: all_active([web1, web2]))
-    assert wait_for(lambda: web1.cl_status("rscstatus").stdout == "local\n"), web1.cl_status("rscstatus").stdout
+    assert wait_for(lambda: web1.cl_status("rscstatus").stdout == "local\n"), web1.cl_status(
+        "rscstatus"
+    ).stdout
     assert wait_for(lambda: f"inet {vip}/24" in web1.addresses())
     assert f"inet {vip}/" not in web2.addresses()
     assert web2.cl_status("rscstatus").stdout == "local\n"  # its own (empty) set: Heartbeat's bits

@@ -4,7 +4,8 @@
 """The drill's eyes inside the lab containers (stdlib only, Python 3.11+). Records raw evidence; the
 controller parses it (plugins/module_utils/drill_report.py).
 
-  http      on the client: GET the URL every --interval s, one JSON line per request
+  http      on the client: start a GET of the URL every --interval s, whether or not the previous one
+            has answered (a dead VIP holder makes requests hang), one JSON line per request
   vip       on a node: `ip -o -4 addr show` every --interval s, the text only when it changed
   collect   touch the stop file, wait for the recorder to end, print its JSON lines
   get       one GET, as a JSON object
@@ -20,8 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -40,7 +43,9 @@ def _fetch(url: str, timeout: float) -> dict:
     sample: dict = {"t": round(started, 3)}
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
-            sample.update(ok=answer.status == 200, status=answer.status, body=answer.read(200).decode(errors="replace"))
+            sample.update(
+                ok=answer.status == 200, status=answer.status, body=answer.read(200).decode(errors="replace")
+            )
     except urllib.error.HTTPError as exc:
         sample.update(ok=False, status=exc.code, error=f"HTTP {exc.code}")
     except (OSError, ValueError) as exc:  # refused, unreachable, timeout, reset
@@ -64,20 +69,29 @@ def _detach() -> bool:
     return True
 
 
-def _loop(args: argparse.Namespace, take_sample) -> int:
+def _loop(args: argparse.Namespace, take_sample, concurrent: bool = False) -> int:
+    """Record one sample per --interval until the stop file, --max-seconds or --max-samples."""
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     for stale in (args.out, args.out + ".end"):
         if os.path.exists(stale):
             os.unlink(stale)
     if args.background and not _detach():
         return 0
+    rows: queue.Queue = queue.Queue()
+    workers: list[threading.Thread] = []
     deadline = time.monotonic() + args.max_seconds
     taken, reason = 0, "max-seconds"
     with open(args.out, "w", encoding="utf-8") as out:
         while time.monotonic() < deadline:
             tick = time.monotonic()
-            out.write(json.dumps(take_sample()) + "\n")
-            out.flush()  # a killed container keeps what was written so far
+            if concurrent:
+                worker = threading.Thread(target=lambda: rows.put(take_sample()), daemon=True)
+                worker.start()
+                workers = [*(w for w in workers if w.is_alive()), worker]
+            else:
+                rows.put(take_sample())
             taken += 1
+            _drain(rows, out)
             if os.path.exists(args.stop_file):
                 reason = "stop-file"
                 break
@@ -85,6 +99,9 @@ def _loop(args: argparse.Namespace, take_sample) -> int:
                 reason = "max-samples"
                 break
             time.sleep(max(0.0, args.interval - (time.monotonic() - tick)))
+        for worker in workers:
+            worker.join()  # each request is bounded by its own timeout
+        _drain(rows, out)
     with open(args.out + ".end", "w", encoding="utf-8") as end:
         json.dump({"t": round(time.time(), 3), "samples": taken, "reason": reason}, end)
     if args.background:
@@ -92,8 +109,14 @@ def _loop(args: argparse.Namespace, take_sample) -> int:
     return 0
 
 
+def _drain(rows: queue.Queue, out) -> None:
+    while not rows.empty():
+        out.write(json.dumps(rows.get()) + "\n")
+    out.flush()  # a killed container keeps what was written so far
+
+
 def probe_http(args: argparse.Namespace) -> int:
-    return _loop(args, lambda: _fetch(args.url, args.timeout))
+    return _loop(args, lambda: _fetch(args.url, args.timeout), concurrent=True)
 
 
 def watch_vip(args: argparse.Namespace) -> int:
@@ -154,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         mode.add_argument("--background", action="store_true", help="detach and return at once")
         if name == "http":
             mode.add_argument("--url", required=True)
-            mode.add_argument("--timeout", type=float, default=1.0)
+            mode.add_argument("--timeout", type=float, default=2.0)
     stop = modes.add_parser("collect")
     stop.set_defaults(func=collect)
     stop.add_argument("--out", required=True)

@@ -502,6 +502,16 @@ def test_bad_input_is_dropped_with_a_reason():
     assert logs(web1.receive_message(no_seq, "eth0", net.now)) == ["should_drop_message: bad sequence number"]
 
 
+def test_log_badpack_off_silences_bad_packets():
+    net = Net(extra="log_badpack off")
+    quiet = net.add("web1")
+    assert quiet.receive(b"garbage", "eth0", net.now) == []
+    loud = Membership(ha_cf(), KEYS, "web2", b"\2" * 16, 1)
+    assert logs(loud.receive(b"garbage", "eth0", net.now)) == [
+        "bad packet on eth0: unknown message format (neither ### nor >>>)"
+    ]
+
+
 def test_uuid_change_is_logged():
     net, web1, web2 = pair()
     other = Membership(ha_cf(), KEYS, "web2", b"\x42" * 16, 100, wall=net.wall)

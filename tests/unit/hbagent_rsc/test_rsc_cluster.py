@@ -192,6 +192,40 @@ def test_peer_death_during_standby_cancels_it_and_takes_over():
     assert c["web1"].mgr.rscstatus() == "all"
 
 
+def test_late_message_from_a_dead_peer_does_not_make_it_alive():
+    c = settled()
+    c.crash("web2")
+    c.act(
+        "web1", lambda m: m.message("web2", msg("t=resource", "rsc_hold=local", "rtype=full", "isstable=1"))
+    )
+    c.act("web1", lambda m: m.standby("all"))
+    assert not c["web1"].replies[-1].ok and "not alive" in c["web1"].replies[-1].text
+
+
+def test_peer_restart_cancels_a_standby_it_forgot():
+    c = settled(MBB_GROUPS, mbb_groups=[MBB_KEY], auto=False)
+    c.act("web1", lambda m: m.standby("all"))
+    c.deliver()  # web2 accepted and is pre-starting apache
+    assert c["web2"].mgr.snapshot()["going_standby"] == "other"
+    c.complete("web2")
+    c.wire.clear()  # web1 restarts before seeing `ready`: it never will
+    c.alive["web1"] = False
+    c.replace("web1", mbb_groups=[MBB_KEY])
+    c["web1"].auto = True
+    c.start("web1")
+    c.deliver()
+    snap = c["web2"].mgr.snapshot()
+    assert snap["going_standby"] == "not"
+    assert c["web2"].pending == Release((MBB_KEY,), "non_ip")  # the pre-started apache goes away
+    c["web2"].auto = True
+    c.complete("web2")
+    c.deliver()
+    c.tick(11)
+    c.deliver()
+    assert c["web2"].mgr.snapshot()["prestarted"] == []
+    assert "web1 restarted: cancelling pending standby operation" in [e.text for e in c["web2"].logs]
+
+
 # ---------------------------------------------------------------------------- shutdown
 
 
@@ -221,6 +255,22 @@ def test_shutdown_before_comm_up_releases_quietly():
     node = new_node("web1", SPEC_GROUPS)
     node.handle(node.mgr.shutdown())
     assert node.trace == [("release", (A_GROUP, B_GROUP), "all"), ("shutdown_done", True)]
+
+
+def test_shutdown_requested_while_starting_proceeds_when_the_peer_dies():
+    c = Cluster(SPEC_GROUPS)
+    c.start("web1")
+    c.deliver()
+    c.tick(10.5)
+    c.alive["web2"] = True  # web2 talks but never gets to its resource reply
+    c.act("web2", lambda m: m.peer_status("web1", "active"))
+    c.act("web2", lambda m: m.comm_up())
+    c.wire.clear()
+    c.act("web2", lambda m: m.shutdown())
+    assert c["web2"].shutdown == [] and c["web2"].mgr.state.value == "STARTING"
+    c.act("web2", lambda m: m.peer_dead("web1"))
+    assert c["web2"].shutdown and c["web2"].shutdown[-1].ok
+    assert c["web2"].sends()[-1] == "shutdone st=dead"
 
 
 def test_stop_failure_on_shutdown_does_not_claim_shutdone():
