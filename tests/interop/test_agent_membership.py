@@ -109,11 +109,20 @@ def test_real_node_started_after_agent_becomes_active(pair):
     # Alone, the agent gives up on web1 after initdead.
     hb.wait_for("web2 (agent) to declare web1 dead", agent_sees(web2, "web1", "dead"),
                 timeout=hb.INITDEAD_S + hb.DEAD_MARGIN_S)
-    web1.start_heartbeat()
-    hb.wait_for("web1 to become active", real_sees(web1, "web1", "active"), timeout=30)
+    with hb.Capture(web1) as capture:
+        web1.start_heartbeat()
+        hb.wait_for("web1 to become active", real_sees(web1, "web1", "active"), timeout=30)
+        packets = capture.packets()
     log = web1.ha_log()
     assert "Comm_now_up(): updating status to active" in log
     assert "node web2: is dead" not in log
+    # What made it active: its reqnodes to web2, answered by the agent with every node of the cluster.
+    asked = [p for p in packets if p.get("src") == "web1" and p.get("t") == "reqnodes"]
+    replies = [p for p in packets if p.get("src") == "web2" and p.get("t") == "repnodes"]
+    assert asked and asked[0].get("dest") == "web2"
+    assert replies, "the agent never answered web1's reqnodes"
+    assert replies[0].get("dest") == "web1"
+    assert sorted(replies[0].get("nodelist").split()) == ["web1", "web2"]
     hb.wait_for("web1 to see web2 active", real_sees(web1, "web2", "active"), timeout=30)
     hb.wait_for("web2 (agent) to see web1 active again", agent_sees(web2, "web1", "active"), timeout=30)
     assert_real_log_clean(web1)
