@@ -55,6 +55,7 @@ def soak(minutes: float, interval: float) -> dict:
     reason = hb.podman_usable() or hb.agent_unavailable()
     if reason:
         raise SystemExit(f"cannot soak: {reason}")
+    hb.interrupt_on_sigterm()
     lab = hb.Lab()
     result: dict = {"samples": [], "minutes": minutes, "interval": interval}
     try:

@@ -1,4 +1,5 @@
-"""Command line: `hbagent run | cl-status | status | check-config | standby | takeover`."""
+"""Command line: `hbagent run | cl-status | status | check-config | standby | takeover | reload |
+print-unit`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import os
 import socket
 import stat
 import sys
+import time
 
-from . import HEARTBEAT_VERSION, __version__
+from . import HEARTBEAT_VERSION, __version__, agentconf, systemd_unit
 from . import config as hbconfig
 from .daemon import DEFAULT_CONFIG_DIR, DEFAULT_STATE_DIR, SOCKET_NAME, Daemon, StartupError
 
@@ -192,6 +194,14 @@ def _cl_status_sub(sub, flags, params, status, state_dir, out, err) -> int:
                 )
             else:
                 say(value)
+            if "-v" in flags:  # hbagent extension: one line per group
+                for group in status.get("groups", []):
+                    holders = ",".join(group["held_by"]) or "none"
+                    if human:
+                        say(f"Group {group['key']} (preferred node {group['preferred_node']}) is held by "
+                            f"{holders.replace(',', ' and ')}; here: {group['here']}.")  # fmt: skip
+                    else:
+                        say(f"{group['key']}\t{group['preferred_node']}\t{holders}\t{group['here']}")
             return EXIT_OK
         if sub == "hbparameter":
             if "-p" not in flags or not params:
@@ -262,6 +272,7 @@ def check_config(args, out=None, err=None) -> int:
     if not single:
         cluster = attempt(hbconfig.load_config, args.directory or DEFAULT_CONFIG_DIR)
         if cluster is not None:
+            attempt(agentconf.load_agent_conf, args.directory or DEFAULT_CONFIG_DIR, cluster.resources)
             warnings += cluster.ha_cf.warnings
             if args.node and args.node.lower() not in cluster.ha_cf.nodes:
                 problems.append(hbconfig.ConfigError(cluster.ha_cf.path, None,
@@ -285,6 +296,11 @@ def _human_status(status: dict, out) -> None:
     for entry in m["nodes"]:
         links = ", ".join(f"{k} {v}" for k, v in entry["links"].items())
         print(f"  {entry['name']:<20} {entry['status']:<8} links: {links}", file=out)
+    for group in status.get("groups", []):
+        holders = " and ".join(group["held_by"]) or "nobody"
+        mbb = ", make-before-break" if group.get("make_before_break") else ""
+        print(f"  group {group['key']} (preferred {group['preferred_node']}{mbb}): held by {holders}, "
+              f"here {group['here']}", file=out)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,12 +343,81 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--authkeys", metavar="FILE")
     check.add_argument("--node", help="also check that this node is listed in ha.cf")
 
-    for name, text in (("standby", "give resources to the peer (hb_standby)"),
-                       ("takeover", "take resources from the peer (hb_takeover)")):  # fmt: skip
+    for name, text in (("standby", "give resources to the peer (hb_standby [all|local|foreign|failback])"),
+                       ("takeover", "take resources from the peer (hb_takeover [all|local|foreign|failback])")):  # fmt: skip
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("which", nargs="?", default="all", choices=("all", "local", "foreign", "failback"))
+        cmd.add_argument("which", nargs="?", default="all", choices=WHICH)
         cmd.add_argument("--state-dir", default=None)
+        cmd.add_argument("--wait", type=float, nargs="?", const=120.0, default=None, metavar="SECONDS",
+                         help="wait until the move is complete (default %(const)gs); exit 1 if it is not")  # fmt: skip
+
+    rel = sub.add_parser("reload", help="re-read the configuration now (what SIGHUP does); exit 1 if refused")
+    rel.add_argument("--state-dir", default=None)
+
+    unit = sub.add_parser("print-unit", help="print the systemd unit (hbagent.service)")
+    unit.add_argument(
+        "--pyz", default=systemd_unit.DEFAULT_PYZ, help="path of the zipapp (default %(default)s)"
+    )
+    unit.add_argument(
+        "--python", default=systemd_unit.DEFAULT_PYTHON, help="interpreter (default %(default)s)"
+    )
     return parser
+
+
+WHICH = ("all", "local", "foreign", "failback")
+TAKEOVER_GRACE_S = 15.0
+# rsc_hold bits (rscmgr): what must be held (takeover) or no longer held (standby) once the move is done
+_WHICH_BITS = {"all": 3, "local": 1, "foreign": 2, "failback": 2}
+_RSC_BITS = {"none": 0, "local": 1, "foreign": 2, "all": 3}
+
+
+def _move_done(command: str, which: str, rscstatus: str) -> bool:
+    if rscstatus not in _RSC_BITS:
+        return False  # transition
+    bits, held = _WHICH_BITS[which], _RSC_BITS[rscstatus]
+    if command == "takeover":
+        bits = 1 if which == "failback" else bits  # failback: our own groups back
+        return held & bits == bits
+    return held & bits == 0
+
+
+def _wait_for_move(state_dir: str, command: str, which: str, timeout: float) -> tuple[bool, str]:
+    """Poll rscstatus until the move is done. A standby is in transition from the start, so a stable
+    state that is not the goal means it was cancelled; a takeover starts when the peer's reply
+    arrives, so it gets the peer's standby timer (10 s) and some slack before we call it refused."""
+    start = time.monotonic()
+    deadline = start + timeout
+    status = "?"
+    while time.monotonic() < deadline:
+        try:
+            status = control_request(state_dir, {"cmd": "status"})["rscstatus"]
+        except (OSError, ValueError, KeyError) as exc:
+            return False, f"lost the daemon while waiting: {exc}"
+        if _move_done(command, which, status):
+            return True, status
+        grace = 0.0 if command == "standby" else TAKEOVER_GRACE_S
+        if status != "transition" and time.monotonic() - start > grace:
+            return False, f"the move did not happen (rscstatus: {status}); see the log of both nodes"
+        time.sleep(0.2)
+    return False, f"not done after {timeout:g}s (rscstatus: {status})"
+
+
+def _move(args, state_dir: str) -> int:
+    label = f"hbagent {args.command} {args.which}"
+    answer = control_request(state_dir, {"cmd": args.command, "which": args.which}, timeout=35)
+    text = answer.get("text") or answer.get("error") or ""
+    if not answer.get("ok"):
+        print(f"{label}: refused: {text}", file=sys.stderr)
+        return 1
+    print(f"{label}: {text}")
+    if args.wait is None:
+        return 0
+    done, detail = _wait_for_move(state_dir, args.command, args.which, args.wait)
+    if not done:
+        print(f"{label}: {detail}", file=sys.stderr)
+        return 1
+    print(f"{label}: done, this node now holds {detail} resources")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,6 +437,13 @@ def main(argv: list[str] | None = None) -> int:
             print("check-config: --nodes-from goes with --haresources", file=sys.stderr)
             return 2
         return check_config(args)
+    if args.command == "print-unit":
+        try:
+            sys.stdout.write(systemd_unit.unit_text(args.pyz, args.python))
+        except ValueError as exc:
+            print(f"print-unit: {exc}", file=sys.stderr)
+            return 2
+        return 0
     state_dir = _state_dir(args.state_dir)
     try:
         if args.command == "status":
@@ -361,12 +453,13 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _human_status(status, sys.stdout)
             return 0
-        answer = control_request(state_dir, {"cmd": args.command, "which": args.which}, timeout=35)
+        if args.command == "reload":
+            answer = control_request(state_dir, {"cmd": "reload"}, timeout=35)
+            print(answer.get("text") or answer.get("error") or "",
+                  file=sys.stdout if answer.get("ok") else sys.stderr)  # fmt: skip
+            return 0 if answer.get("ok") else 1
+        return _move(args, state_dir)
     except (OSError, ValueError) as exc:
         print(f"hbagent is not running (control socket {os.path.join(state_dir, SOCKET_NAME)}: {exc})",
               file=sys.stderr)  # fmt: skip
         return 1
-    print(
-        answer.get("text") or answer.get("error") or "", file=sys.stdout if answer.get("ok") else sys.stderr
-    )
-    return 0 if answer.get("ok") else 1

@@ -5,7 +5,13 @@
 * rscmgr.ResourceManager decides what to start/stop; Acquire/Release run in a worker thread
   (resources.ResourceExecutor) so that keepalives never wait for a slow resource script.
 * A unix control socket (<state-dir>/hbagent.sock, one JSON request/reply per connection) serves
-  `hbagent cl-status`, `status --json`, `standby` and `takeover`.
+  `hbagent cl-status`, `status --json`, `standby`, `takeover` and `reload`.
+* SIGHUP (or `hbagent reload`) re-reads ha.cf, authkeys, haresources and hbagent.conf; reload.py
+  decides what may change live; an invalid or refused configuration keeps the running one.
+* systemd (Type=notify): READY=1 once the media and the control socket are open, STATUS= when the
+  membership or the resources change, RELOADING=1/READY=1 around a reload, STOPPING=1 on shutdown,
+  WATCHDOG=1 from the event loop every WATCHDOG_USEC/2.
+* SIGTERM/SIGINT: graceful stop, resources handed to the peer first (spec §8.8; rscmgr).
 * State: <state-dir>/hb_generation (strictly increasing per start) and hb_uuid (16 bytes).
 """
 
@@ -25,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import HEARTBEAT_VERSION, __version__, sdnotify
+from . import HEARTBEAT_VERSION, __version__, agentconf, reload, sdnotify
 from . import config as hbconfig
 from .membership import CommUp, Delivered, Log, Membership, NodeStatusChanged, Transmit
 from .transport import Transport, TransportError
@@ -192,9 +198,11 @@ class Daemon:
                  stream=None):  # fmt: skip
         try:
             self.cluster = hbconfig.load_config(config_dir)
+            self.agent_conf = agentconf.load_agent_conf(config_dir, self.cluster.resources)
         except hbconfig.ConfigErrors as exc:
             raise StartupError(f"Heartbeat not started: configuration error.\n{exc}") from None
         self.ha_cf = self.cluster.ha_cf
+        self.group_defs = {g.key: g for g in self.cluster.resources}  # read by the worker thread
         self.config_dir, self.state_dir = config_dir, state_dir
         self.node = local_node_name(config_dir, node)
         if self.node not in self.ha_cf.nodes:
@@ -206,6 +214,7 @@ class Daemon:
             raise StartupError(
                 f"{self.ha_cf.path}: no bcast, mcast or ucast medium (hbagent drives only those)"
             )
+        self.log_stream, self.debug = stream, debug
         self.log = HeartbeatLog(self.node, stream, self.ha_cf.logfile, self.ha_cf.debugfile, debug)
         try:
             os.makedirs(state_dir, mode=0o700, exist_ok=True)
@@ -228,6 +237,7 @@ class Daemon:
         self.signals: list[int] = []
         self.shutting_down = False
         self.exit_code: int | None = None
+        self.sd_status = ""
 
     def _resource_manager(self):
         from . import rscmgr  # imported here: a membership-only agent does not need it
@@ -239,7 +249,8 @@ class Daemon:
             self.log("warning", "resource management needs exactly two nodes: running membership only")
             return None
         return rscmgr.ResourceManager(self.node, self.ha_cf.nodes, self.cluster.resources,
-                                      self.ha_cf.auto_failback, clock=time.monotonic)  # fmt: skip
+                                      self.ha_cf.auto_failback, mbb_groups=self.agent_conf.make_before_break,
+                                      clock=time.monotonic)  # fmt: skip
 
     # -- main loop --------------------------------------------------------------------------
 
@@ -277,7 +288,8 @@ class Daemon:
         try:
             now = time.monotonic()
             self._handle(self.membership.start(now), now)
-            sdnotify.ready(f"node {self.node}: {self.membership.status}")
+            self.sd_status = self.summary()
+            sdnotify.ready(self.sd_status)
             while self.exit_code is None:
                 now = time.monotonic()
                 if watchdog and now >= watchdog_due:
@@ -305,6 +317,7 @@ class Daemon:
                 if self.resources is not None:
                     self._handle_rsc(self.resources.tick(now), now)
                 self._expire_clients(now)
+                self._notify_status()
         finally:
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in old_handlers.items():
@@ -320,9 +333,7 @@ class Daemon:
         while self.signals:
             signum = self.signals.pop(0)
             if signum == signal.SIGHUP:
-                self.log(
-                    "warning", "SIGHUP: configuration reload is not supported; restart hbagent to apply it"
-                )
+                self.reload_config(now)
             elif self.shutting_down:
                 self.log("info", "Heartbeat shutdown already underway.")
             else:
@@ -354,7 +365,6 @@ class Daemon:
             elif isinstance(action, Delivered):
                 self._delivered(action, now)
             elif isinstance(action, CommUp):
-                sdnotify.status(f"node {self.node}: active")
                 if self.resources is not None:
                     self._handle_rsc(self.resources.comm_up(now), now)
             elif isinstance(action, NodeStatusChanged) and self.resources is not None:
@@ -383,6 +393,8 @@ class Daemon:
                 self.log(action.level, action.text)
             elif isinstance(action, (rscmgr.Acquire, rscmgr.Release)):
                 self.jobs.put(action)
+            elif isinstance(action, rscmgr.Unannounce):
+                self._unannounce(action.groups)
             elif isinstance(action, rscmgr.Reply):
                 if self.pending_reply:
                     self._reply(self.pending_reply.pop(0), {"ok": action.ok, "text": action.text})
@@ -391,30 +403,58 @@ class Daemon:
 
     # -- resource work, off the loop --------------------------------------------------------
 
-    def _worker(self) -> None:
-        from . import resources, rscmgr
+    def _executor(self):
+        from . import resources
 
-        groups = {g.key: g for g in self.cluster.resources}
+        if self.executor is None:
+            paths = resources.Paths(
+                resource_d=os.path.join(self.config_dir, "resource.d"), ha_dir=self.config_dir
+            )
+            self.executor = resources.ResourceExecutor(log=self.log, paths=paths)
+        return self.executor
+
+    def _worker(self) -> None:
+        from . import rscmgr
+
+        started_with: dict = {}  # key -> the definition a running group was started with
         while True:
             job = self.jobs.get()
             if job is None:
                 return
-            if self.executor is None:
-                self.executor = resources.ResourceExecutor(log=self.log)
-            run = self.executor.start_group if isinstance(job, rscmgr.Acquire) else self.executor.stop_group
+            executor = self._executor()
+            acquire = isinstance(job, rscmgr.Acquire)
+            run = executor.start_group if acquire else executor.stop_group
             failed = []
             for key in job.groups:
+                current = self.group_defs[key]  # a reload may have changed it since
+                group = current if acquire else started_with.get(key, current)
                 try:
-                    result = run(groups[key], job.part)
+                    result = run(group, job.part)
                     ok = result.ok
                 except Exception as exc:  # a bug in a runner must not leave the cluster waiting forever
                     self.log("error", f"{type(job).__name__} {key}: {exc!r}")
                     ok = False
                 if not ok:
                     failed.append(key)
+                if acquire:
+                    started_with[key] = group
+                elif ok and job.part == rscmgr.PART_ALL:
+                    started_with.pop(key, None)
             self.results.put((job, failed))
             with contextlib.suppress(OSError):
                 self.wake_w.send(b"r")
+
+    def _unannounce(self, keys) -> None:
+        from . import resources
+
+        executor = self.executor
+        if executor is None:
+            return  # nothing ever started here, so nothing is announcing
+        for key in keys:
+            for resource in self.group_defs[key].resources:
+                if resources.is_ip_resource(resource):
+                    with contextlib.suppress(resources.ResourceError, ValueError):
+                        executor.stop_announcing(resource)
 
     def _drain_results(self, now: float) -> None:
         from . import rscmgr
@@ -427,6 +467,81 @@ class Daemon:
                 else self.resources.release_done
             )
             self._handle_rsc(done(job.groups, not failed, failed, now), now)
+
+    # -- reload -----------------------------------------------------------------------------
+
+    def reload_config(self, now: float) -> tuple[bool, list[str]]:
+        """Re-read every file; apply all of it or nothing. Returns (applied, what was logged)."""
+        lines: list[str] = []
+
+        def say(level: str, text: str) -> None:
+            lines.append(text)
+            self.log(level, text)
+
+        sdnotify.notify("RELOADING=1", f"MONOTONIC_USEC={int(time.monotonic() * 1_000_000)}",
+                        "STATUS=reloading configuration")  # fmt: skip
+        try:
+            applied = self._reload(now, say)
+        finally:
+            sdnotify.ready(self.summary())
+        return applied, lines
+
+    def _reload(self, now: float, say) -> bool:
+        say("info", f"Reloading configuration from {self.config_dir}")
+        try:
+            new = hbconfig.load_config(self.config_dir)
+            new_agent = agentconf.load_agent_conf(self.config_dir, new.resources)
+        except hbconfig.ConfigErrors as exc:
+            for error in exc.errors:
+                say("error", str(error))
+            say("error", "Reload failed: configuration error; keeping the running configuration.")
+            return False
+        plan = reload.plan_reload(self.cluster, new, self.agent_conf.make_before_break,
+                                  new_agent.make_before_break)  # fmt: skip
+        if not plan.ok:
+            for refusal in plan.refusals:
+                say("error", refusal)
+            say("error", "Reload refused; keeping the running configuration.")
+            return False
+        if not plan.changes:
+            say("info", "Reload: configuration unchanged.")
+            return True
+        self.membership.reconfigure(new.ha_cf, new.authkeys, now)
+        if self.resources is not None:
+            self.resources.reconfigure(new.resources, new.ha_cf.auto_failback, new_agent.make_before_break)
+        self.group_defs = {g.key: g for g in new.resources}
+        if (new.ha_cf.logfile, new.ha_cf.debugfile) != (self.ha_cf.logfile, self.ha_cf.debugfile):
+            old_log = self.log
+            self.log = HeartbeatLog(self.node, self.log_stream, new.ha_cf.logfile, new.ha_cf.debugfile,
+                                    self.debug)  # fmt: skip
+            self.transport.log = self.log
+            if self.executor is not None:
+                self.executor.log = self.log
+            old_log.close()
+        self.cluster, self.ha_cf, self.agent_conf = new, new.ha_cf, new_agent
+        for change in plan.changes:
+            say("info", f"Reload: {change}")
+        say("info", "Configuration reloaded (no resource was moved).")
+        return True
+
+    # -- systemd status line ----------------------------------------------------------------
+
+    def summary(self) -> str:
+        """One line for `systemctl status`: who is up, what we hold."""
+        peers = [f"{n} {self.membership.node_status(n)}" for n in self.ha_cf.nodes if n != self.node]
+        text = f"{self.node} {self.membership.status}; " + ", ".join(peers)
+        if self.shutting_down:
+            return text + "; shutting down, releasing resources"
+        if self.resources is not None:
+            held = [g["key"] for g in self.resources.groups_status() if self.node in g["held_by"]]
+            text += f"; resources {self.resources.rscstatus()}" + (f": {' '.join(held)}" if held else "")
+        return text
+
+    def _notify_status(self) -> None:
+        text = self.summary()
+        if text != self.sd_status:
+            self.sd_status = text
+            sdnotify.status(text)
 
     # -- shutdown ---------------------------------------------------------------------------
 
@@ -513,7 +628,13 @@ class Daemon:
             self._reply(client, {"ok": True, **self.status(now)})
         elif cmd == "clientstatus":
             self._clientstatus(client, request, now)
+        elif cmd == "reload":
+            ok, lines = self.reload_config(now)
+            self._reply(client, {"ok": ok, "text": "\n".join(lines)})
         elif cmd in ("standby", "takeover"):
+            if self.shutting_down:
+                self._reply(client, {"ok": False, "text": "hbagent is shutting down"})
+                return
             if self.resources is None:
                 self._reply(client, {"ok": False, "text": "resource management is off on this node"})
                 return
@@ -565,6 +686,9 @@ class Daemon:
 
     def status(self, now: float) -> dict:
         return {
+            "node": self.node,
+            "groups": self.resources.groups_status() if self.resources is not None else [],
+            "make_before_break": list(self.agent_conf.make_before_break),
             "version": __version__,
             "heartbeat_version": HEARTBEAT_VERSION,
             "pid": os.getpid(),

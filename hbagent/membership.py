@@ -208,6 +208,18 @@ class Membership:
         out += self._check_comm_up(now)
         return out
 
+    def reconfigure(self, ha_cf, authkeys, now: float) -> None:
+        """A reloaded ha.cf/authkeys (same nodes and media: the daemon refuses other changes). The
+        next keepalive goes out on the new schedule; our new deadtime reaches the peers in `dt`."""
+        if ha_cf.nodes != self.cfg.nodes:
+            raise ValueError("the node list cannot change while running")
+        self.cfg = ha_cf
+        self.authkeys = authkeys
+        self.ttl = str(ha_cf.hopfudge + len(ha_cf.nodes))
+        self.log_badpack = str(ha_cf.get("log_badpack", "true")).lower() in ("true", "on", "yes", "y", "1")
+        if self.started_at is not None:
+            self.next_status_at = min(self.next_status_at, now + ha_cf.keepalive_ms / 1000)
+
     def tick(self, now: float) -> list[Action]:
         """Periodic work: keepalive, death/link timeouts, late warnings, retransmission requests."""
         out: list[Action] = []

@@ -162,6 +162,7 @@ class ArpSettings:
 @dataclass(frozen=True)
 class Paths:
     resource_d: str = "/etc/ha.d/resource.d"
+    ha_dir: str = "/etc/ha.d"  # HA_DIR for resource.d scripts
     init_d: str = "/etc/init.d"
     ocf_root: str = "/usr/lib/ocf"
 
@@ -593,7 +594,8 @@ class ScriptRunner(ResourceRunner):
         return " ".join([self.path, *self.args])
 
     def _run(self, action: str, timeout: float) -> CommandResult:
-        env = base_env({"HA_DIR": "/etc/ha.d", "HA_FUNCS": "/etc/ha.d/shellfuncs"})
+        ha_dir = self._x.paths.ha_dir
+        env = base_env({"HA_DIR": ha_dir, "HA_FUNCS": f"{ha_dir}/shellfuncs"})
         return self._x.run([self.path, *self.args, action], timeout, env)
 
     def start(self) -> Outcome:
@@ -756,6 +758,15 @@ class ResourceExecutor:
                 f"{word}: no executable {script} nor OCF agent {agent} for a resource with arguments"
             )
         return ServiceRunner(word, name, self)
+
+    def stop_announcing(self, resource) -> bool:
+        """Cancel the gratuitous ARP of an IP resource's address, if still running; True if it was."""
+        name, args = resource.name, list(resource.args)
+        if not args and is_ip_word(name):
+            name, args = "IPaddr", [name]
+        if name not in IP_AGENTS or len(args) != 1:
+            return False
+        return self.announcers.cancel(parse_ipaddr(args[0], name).ip)
 
     def announce(self, nic: str, ip: str) -> None:
         if self.arp.enabled and self.arp.count > 0:

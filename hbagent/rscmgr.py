@@ -29,6 +29,7 @@ Actions:
                            (resources.ResourceExecutor.start_group(group, part)); report acquire_done
     Release(groups, part)  stop these group keys, in this order, each in reverse line order
                            (stop_group(group, part)); report release_done
+    Unannounce(groups)     stop any gratuitous ARP still being sent for these groups' addresses
     Log(level, text)       level: debug|info|warning|error|critical (Heartbeat's wording)
     Reply(ok, text)        the answer to a local standby/takeover/shutdown request
     ShutdownDone(ok, failed)   all groups released (and `shutdone` sent when ok): send the last
@@ -44,19 +45,28 @@ messages included. `legacy` is implemented in its basic form (ip-request / ip-re
 them when alone, give a group up on request, take the peer's groups on its death or shutdone; no
 standby/takeover (as 3.0.6: "Standby mode only implemented when nice_failback on").
 
-Make-before-break (opt-in per group key, `mbb_groups`, both nodes hbagent with the group listed on
-both): ONLY for groups whose non-IP resources may run on both nodes at once (a stateless web server,
-never a filesystem or anything holding data). On a planned move (auto-failback, standby, takeover) the
-taker starts the group's non-IP resources before the giver releases its addresses, and the addresses
-move last. Messages (a real 3.0.6 peer never sends the extra field and ignores it, so with one it is
-the plain §8.6 exchange):
-    giver  ask_resources rsc_hold=R info=me    hbagent_mbb=<keys it offers>
-    taker  ask_resources rsc_hold=R info=other hbagent_mbb=<keys it accepts>; Acquire(accepted, non_ip)
+Make-before-break (opt-in per group key, `mbb_groups` from /etc/ha.d/hbagent.conf, both nodes hbagent
+with the group listed on both): ONLY for groups whose non-IP resources may run on both nodes at once (a
+stateless web server, never a filesystem or anything holding data), and whose services do not need the
+address bound to start (Apache's default `Listen 80` is fine). On a planned move (auto-failback,
+standby, takeover, and a graceful stop while such a group is held) the taker starts the group's
+services, then adds the addresses itself (gratuitous ARP at once) while the giver still holds them, and
+only then does the giver remove its copy of the addresses:
+    giver  ask_resources rsc_hold=R info=me    hbagent_mbb=<keys it offers>; Unannounce(offered)
+    taker  ask_resources rsc_hold=R info=other hbagent_mbb=<keys it accepts>
+    taker  Acquire(accepted, non_ip); Acquire(accepted, ip)   (the address is now on both nodes)
     taker  hbagent_mbb info=ready groups=<keys pre-started>          (new type, only between hbagents)
     giver  resource … isstable=0 info=standby; Release(other groups, all); Release(ready, ip)
     giver  ask_resources rsc_hold=R info=done; then Release(ready, non_ip) in the background
-    taker  Acquire(ready first, then the rest, all) — the running non-IP parts are kept — done, …
-Not applied on graceful shutdown or after a death (nothing to overlap with).
+    taker  Acquire(ready first, then the rest, all) — what runs already is kept — done, …
+Why this order: clients follow the taker's gratuitous ARP at once, and until it arrives they still
+reach the giver, which serves; no SYN is ever sent to a node without the address. The price is a
+double ownership of the address for one message round (the `ready` message plus one `ip addr del`,
+milliseconds), which is the usual make-before-break trade-off and harmless for a stateless service.
+A TCP connection whose first packets went to the giver and whose later packets leave the client after
+the ARP update is reset by the taker: with short HTTP requests that window is well under a millisecond.
+A real 3.0.6 peer never sends the extra field and ignores it, so with one it is the plain §8.6
+exchange. Not applied after a death (nothing to overlap with).
 
 Deliberate differences from 3.0.6 (each keeps the wire sequence valid for a real peer):
 * a message caused by processing our own copy is sent after it (3.0.6 sometimes sends it first,
@@ -134,6 +144,14 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Unannounce:
+    """Stop gratuitous ARP for these groups' addresses now: the peer is about to announce them, and a
+    late announcement from here would pull clients back to a node that is letting the address go."""
+
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Log:
     level: str
     text: str
@@ -151,7 +169,7 @@ class ShutdownDone:
     failed: tuple[str, ...] = ()
 
 
-Action = Send | Acquire | Release | Log | Reply | ShutdownDone
+Action = Send | Acquire | Release | Unannounce | Log | Reply | ShutdownDone
 
 
 def encode_resources(name: str | None) -> int | None:
@@ -181,6 +199,7 @@ class _Op:
     part: str
     purpose: str
     then: Callable[[tuple[str, ...]], None] | None = None  # called with the failed keys
+    prestart: bool = False  # make-before-break: runs here, but not ours yet
 
 
 class ResourceManager:
@@ -290,7 +309,59 @@ class ResourceManager:
     def release_done(self, groups: Sequence[str] | None, ok: bool, failed: Sequence[str] = (), now=None):
         return self._event(now, self._on_op_done, "release", groups, ok, failed)
 
+    def reconfigure(self, groups: Iterable, auto_failback: str, mbb_groups: Iterable[str] = ()) -> None:
+        """A reloaded configuration: the same group keys on the same nodes (what local/foreign mean
+        must not change under the peer's feet), new resources inside groups, on <-> off, mbb list."""
+        groups = list(groups)
+        if {g.key: g.node.lower() for g in groups} != self._node_of:
+            raise ValueError("haresources groups (keys or nodes) cannot change while running")
+        if (auto_failback == "legacy") != (self.mode == "legacy") or auto_failback not in (
+            "on",
+            "off",
+            "legacy",
+        ):
+            raise ValueError(f"auto_failback {self.mode} -> {auto_failback} cannot change while running")
+        unknown = set(mbb_groups) - set(self._node_of)
+        if unknown:
+            raise ValueError(f"make-before-break groups not in haresources: {sorted(unknown)}")
+        self.groups = groups
+        self.mode = auto_failback
+        self.auto_failback = auto_failback == "on"
+        self.mbb_groups = frozenset(mbb_groups)
+
     # ================================================================ queries
+    def groups_status(self) -> list[dict]:
+        """Who holds what, as this node knows it: per group its key, preferred node, resources,
+        `held_by` (node names; two names = both claim it, an error) and what runs here."""
+        running = set(self._running.groups) if self._running is not None else set()
+        out = []
+        for g in self.groups:
+            local = self._node_of[g.key] == self.me
+            holders = [self.me] if g.key in self.held else []
+            peer_bit = FOREIGN if local else LOCAL  # the peer's name for this group's set
+            if self.nice_failback and self.peer_alive and self.other_holds & peer_bit:
+                holders.append(self.peer)
+            if g.key in running:
+                here = "starting" if self._running.kind == "acquire" else "stopping"
+            elif g.key in self.stop_failed:
+                here = "stop_failed"
+            elif g.key in self.held:
+                here = "running"
+            elif g.key in self.prestarted:
+                here = "prestarted"
+            else:
+                here = "stopped"
+            out.append({
+                "key": g.key,
+                "preferred_node": g.node.lower(),
+                "set": "local" if local else "foreign",
+                "resources": [r.word for r in g.resources],
+                "held_by": holders,
+                "here": here,
+                "make_before_break": g.key in self.mbb_groups,
+            })  # fmt: skip
+        return out
+
     def isstable(self) -> bool:
         """hb_rsc_isstable(): nothing in flight on either side."""
         if self._running is not None or self._ops:
@@ -336,6 +407,7 @@ class ResourceManager:
             "stop_failed": sorted(self.stop_failed),
             "prestarted": sorted(self.prestarted),
             "mbb_groups": sorted(self.mbb_groups),
+            "groups": self.groups_status(),
             "running": None
             if self._running is None
             else {
@@ -386,14 +458,16 @@ class ResourceManager:
         return bits
 
     # ---------------------------------------------------------------- resource work queue
-    def _queue(self, kind: str, keys: Iterable[str], purpose: str, then=None, part: str = PART_ALL) -> None:
-        self._ops.append(_Op(kind, tuple(keys), part, purpose, then))
+    def _queue(
+        self, kind: str, keys: Iterable[str], purpose: str, then=None, part: str = PART_ALL, prestart=False
+    ) -> None:
+        self._ops.append(_Op(kind, tuple(keys), part, purpose, then, prestart))
 
     def _queue_next(
-        self, kind: str, keys: Iterable[str], purpose: str, then=None, part: str = PART_ALL
+        self, kind: str, keys: Iterable[str], purpose: str, then=None, part: str = PART_ALL, prestart=False
     ) -> None:
         """Queue ahead of everything else: the second step of a sequence already running."""
-        self._ops.appendleft(_Op(kind, tuple(keys), part, purpose, then))
+        self._ops.appendleft(_Op(kind, tuple(keys), part, purpose, then, prestart))
 
     def _pump(self) -> bool:
         """Start the next queued op if none runs; ops without groups complete on the spot."""
@@ -420,7 +494,7 @@ class ResourceManager:
         self._running = None
         good = [k for k in op.groups if k not in failed_keys]
         if kind == "acquire":
-            if op.part == PART_NON_IP:
+            if op.prestart:
                 self.prestarted.update(good)
             else:
                 self.held.update(good)
@@ -783,8 +857,12 @@ class ResourceManager:
             ("info", phase.value),
         ]
         if phase == Standby.ME:
-            self._mbb_offer = tuple(k for k in self._keys(self.standby_rsctype) if k in self.mbb_groups)
+            self._mbb_offer = tuple(
+                k for k in self._keys(self.standby_rsctype) if k in self.mbb_groups and k in self.held
+            )
             mbb = self._mbb_offer
+            if mbb:
+                self._out.append(Unannounce(tuple(mbb)))
         if mbb:
             fields.append((MBB_FIELD, " ".join(mbb)))
         self._send(*fields)
@@ -962,16 +1040,27 @@ class ResourceManager:
         return tuple(k for k in offered if k in self.mbb_groups and k in mine and k not in self.held)
 
     def _prestart(self, keys: tuple[str, ...]) -> None:
+        """Taker: services first, then the addresses (announced at once), then tell the giver."""
+        failed_services: tuple[str, ...] = ()
+
         def ready(failed: tuple[str, ...]) -> None:
-            ok = [k for k in keys if k not in failed]
-            for key in failed:
+            bad = set(failed_services) | set(failed)
+            ok = [k for k in keys if k not in bad]
+            for key in sorted(bad):
                 self._log("warning", f"make-before-break: pre-start of {key} failed; it moves the plain way")
             fields = [("t", MBB_TYPE), ("info", "ready")]
             if ok:
                 fields.append(("groups", " ".join(ok)))
             self._send(*fields)
 
-        self._queue("acquire", keys, "make-before-break pre-start", ready, part=PART_NON_IP)
+        def services_started(failed: tuple[str, ...]) -> None:
+            nonlocal failed_services
+            failed_services = failed
+            ok = [k for k in keys if k not in failed]
+            self._queue_next("acquire", ok, "make-before-break addresses", ready, part=PART_IP, prestart=True)
+
+        self._queue("acquire", keys, "make-before-break pre-start", services_started, part=PART_NON_IP,
+                    prestart=True)  # fmt: skip
 
     def _on_mbb(self, fields: dict[str, str]) -> None:
         if fields.get("info") != "ready" or self.going_standby != Standby.ME or not self._mbb_wait:
@@ -985,7 +1074,7 @@ class ResourceManager:
         self._mbb_wait = ()
         leftovers = [k for k in self._keys(ALL) if k in self.prestarted and k not in self.held]
         if leftovers:
-            self._queue("release", leftovers, "make-before-break cancelled", part=PART_NON_IP)
+            self._queue("release", leftovers, "make-before-break cancelled", part=PART_ALL)
 
     # ---------------------------------------------------------------- local requests
     def _on_standby_request(self, which: str) -> None:
@@ -1053,6 +1142,8 @@ class ResourceManager:
         if self.shutdown_in_progress or self.needs_shutdown:
             self._out.append(Reply(False, "Heartbeat shutdown already underway."))
             return
+        if self.comm_is_up:
+            self._handover_before_shutdown()
         self.shutdown_in_progress = True
         self.needs_failback = False
         self.failback_retry_at = None
@@ -1063,6 +1154,18 @@ class ResourceManager:
         else:
             self.needs_shutdown = True
         self._out.append(Reply(True, "shutting down"))
+
+    def _handover_before_shutdown(self) -> None:
+        """Holding make-before-break groups: hand everything over with a standby first, so the peer
+        overlaps with us instead of starting after our release (3.0.6 just releases and sends
+        `shutdone`; that still follows, with nothing left to release)."""
+        if not self.nice_failback or not any(k in self.mbb_groups for k in self.held):
+            return
+        refusal = self._standby_refusal()
+        if refusal:
+            self._log("info", f"shutdown: no make-before-break handover ({refusal})")
+            return
+        self._request_standby(ALL, why="shutdown")
 
     def _shutdown_if_needed(self) -> bool:
         if not self.needs_shutdown:

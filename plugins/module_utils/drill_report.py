@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 # cl_status nodestatus answers with one of these words (Heartbeat 3.0.6, hb_api.h)
 CL_STATUS_WORDS = ("active", "up", "dead", "init", "ping")
@@ -142,8 +143,42 @@ def summarize_probe(samples: list[dict]) -> ProbeSummary:
     return summary
 
 
+class _PageText(HTMLParser):
+    """Collects the <title>, the first <h1> and all text of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: dict[str, list[str]] = {"title": [], "h1": [], "all": []}
+        self._open: list[str] = []
+        self._h1_done = False
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in ("title", "h1") and not (tag == "h1" and self._h1_done):
+            self._open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._open:
+            self._open.remove(tag)
+            self._h1_done = self._h1_done or tag == "h1"
+
+    def handle_data(self, data: str) -> None:
+        for tag in self._open:
+            self.parts[tag].append(data)
+        self.parts["all"].append(data)
+
+
 def page_text(body: str) -> str:
-    return " ".join(str(body).split())
+    """What a person reads on the page: the first <h1>, else the <title>, else all text; whitespace folded."""
+    body = str(body)
+    if "<" not in body:
+        return " ".join(body.split())
+    parser = _PageText()
+    parser.feed(body)
+    for key in ("h1", "title", "all"):
+        text = " ".join(" ".join(parser.parts[key]).split())
+        if text:
+            return text
+    return ""
 
 
 def first_page_after(samples: list[dict], wanted: str, after: float) -> float | None:

@@ -17,6 +17,7 @@ def lab():
     reason = harness.podman_usable()
     if reason:
         pytest.skip(reason)
+    harness.interrupt_on_sigterm()
     lab = harness.Lab()
     try:
         lab.up()

@@ -13,6 +13,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -44,7 +45,7 @@ DEAD_MARGIN_S = 20
 # Lines of the real node's log that mean the peer's packets were refused or lost.
 AUTH_FAILURE = re.compile(r"failed authentication|authtoken does not match|netstring authentication failed"
                           r"|Invalid authentication|Bad/invalid auth token|error in getting auth string")
-REXMIT = re.compile(r"lost packet|NS_rexmit|rexmit", re.IGNORECASE)
+REXMIT = re.compile(r"lost packet|rexmit", re.IGNORECASE)
 
 
 class HarnessError(RuntimeError):
@@ -94,6 +95,14 @@ def ensure_image() -> None:
             raise HarnessError(f"image {IMAGE} (HAKIT_IMAGE_HEARTBEAT) does not exist")
         return
     run(["bash", str(REPO / "scripts/image/build-heartbeat.sh"), "bookworm"], timeout=1800)
+
+
+def interrupt_on_sigterm() -> None:
+    """Turn SIGTERM (CI timeout, kill) into KeyboardInterrupt so that the lab is still torn down."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def remove_lab() -> None:
@@ -234,7 +243,7 @@ class Node:
 
     # -- the agent -----------------------------------------------------------------------------------
     def install_agent(self, pyz: Path = AGENT_PYZ) -> None:
-        podman("cp", str(pyz), f"{self.container}:{AGENT_PATH}")  # quiesce() made the directory
+        podman("cp", str(pyz), f"{self.container}:{AGENT_PATH}")  # Lab.up() made the directory
 
     def agent(self, *args: str, check: bool = False, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return self.sh(shlex.join(["python3", AGENT_PATH, *args]), check=check, timeout=timeout)
@@ -292,7 +301,7 @@ class Node:
             f"systemctl is-active --quiet {AGENT_UNIT} || break; sleep 0.1; done; "
             f"systemctl reset-failed heartbeat {AGENT_UNIT} {Capture.UNIT} 2>/dev/null; "
             f"ip addr del {VIP}/24 dev eth0 2>/dev/null; "
-            f"mkdir -p {Path(AGENT_PATH).parent}; : > {HA_LOG}; date +%s.%N").stdout.strip()
+            f": > {HA_LOG}; date +%s.%N").stdout.strip()
 
 
 class Lab:
@@ -318,6 +327,7 @@ class Lab:
             wait_for(f"systemd in {node.container}", lambda n=node: n.sh(
                 "systemctl is-system-running", check=False).stdout.strip() in ("running", "degraded"),
                 timeout=60)
+            node.sh(f"mkdir -p {Path(AGENT_PATH).parent}")
 
     def down(self) -> None:
         remove_lab()

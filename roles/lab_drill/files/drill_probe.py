@@ -44,7 +44,7 @@ def _fetch(url: str, timeout: float) -> dict:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             sample.update(
-                ok=answer.status == 200, status=answer.status, body=answer.read(200).decode(errors="replace")
+                ok=answer.status == 200, status=answer.status, body=answer.read(2048).decode(errors="replace")
             )
     except urllib.error.HTTPError as exc:
         sample.update(ok=False, status=exc.code, error=f"HTTP {exc.code}")

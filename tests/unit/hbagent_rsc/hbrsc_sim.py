@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from hbagent.config import Resource, ResourceGroup
-from hbagent.rscmgr import Acquire, Log, Release, Reply, ResourceManager, Send, ShutdownDone
+from hbagent.rscmgr import Acquire, Log, Release, Reply, ResourceManager, Send, ShutdownDone, Unannounce
 
 
 def group(node: str, *words: str) -> ResourceGroup:
@@ -56,7 +56,9 @@ class Node:
     auto: bool = True  # complete resource actions at once
     fail_start: set[str] = field(default_factory=set)
     fail_stop: set[str] = field(default_factory=set)
-    trace: list = field(default_factory=list)  # ('send', line) | ('acquire'|'release', keys, part) | ...
+    trace: list = field(
+        default_factory=list
+    )  # ('send', line) | ('acquire'|'release', keys, part) | ('unannounce', keys) …
     outbox: deque = field(default_factory=deque)
     logs: list[Log] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
@@ -80,6 +82,8 @@ class Node:
                 self.pending = action
                 if self.auto:
                     self.complete()
+            elif isinstance(action, Unannounce):
+                self.trace.append(("unannounce", action.groups))
             elif isinstance(action, Log):
                 self.logs.append(action)
             elif isinstance(action, Reply):

@@ -4,7 +4,7 @@ make-before-break and legacy mode. Resource actions are executed by a recording 
 import pytest
 from hbrsc_sim import LAB_GROUPS, SPEC_GROUPS, Cluster, group, msg, new_node
 
-from hbagent.rscmgr import Acquire, Release
+from hbagent.rscmgr import Acquire, Release, ShutdownDone
 
 A_GROUP, B_GROUP = "10.99.0.50/24", "10.99.0.51/24"
 
@@ -207,7 +207,9 @@ def test_peer_restart_cancels_a_standby_it_forgot():
     c.act("web1", lambda m: m.standby("all"))
     c.deliver()  # web2 accepted and is pre-starting apache
     assert c["web2"].mgr.snapshot()["going_standby"] == "other"
-    c.complete("web2")
+    c.complete("web2")  # apache
+    assert c["web2"].pending == Acquire((MBB_KEY,), "ip")
+    c.complete("web2")  # the VIP, on both nodes now
     c.wire.clear()  # web1 restarts before seeing `ready`: it never will
     c.alive["web1"] = False
     c.replace("web1", mbb_groups=[MBB_KEY])
@@ -216,13 +218,14 @@ def test_peer_restart_cancels_a_standby_it_forgot():
     c.deliver()
     snap = c["web2"].mgr.snapshot()
     assert snap["going_standby"] == "not"
-    assert c["web2"].pending == Release((MBB_KEY,), "non_ip")  # the pre-started apache goes away
+    assert c["web2"].pending == Release((MBB_KEY,), "all")  # the pre-started apache and VIP go away
     c["web2"].auto = True
     c.complete("web2")
     c.deliver()
     c.tick(11)
     c.deliver()
     assert c["web2"].mgr.snapshot()["prestarted"] == []
+    assert c["web2"].running[MBB_KEY] == set()
     assert "web1 restarted: cancelling pending standby operation" in [e.text for e in c["web2"].logs]
 
 
@@ -343,20 +346,24 @@ def crash_return_failback(mbb_web1=(MBB_KEY,), mbb_web2=(MBB_KEY,)):
 
 def test_make_before_break_failback_order():
     c, mark = crash_return_failback()
-    prestart, release_ip, done, take_all, release_rest = order_of(
+    unannounce, prestart, prestart_ip, release_ip, done, take_all, release_rest = order_of(
         c,
         mark,
+        ("web2", ("unannounce", (MBB_KEY,))),
         ("web1", ("acquire", (MBB_KEY,), "non_ip")),
+        ("web1", ("acquire", (MBB_KEY,), "ip")),
         ("web2", ("release", (MBB_KEY,), "ip")),
         ("web2", ("send", "ask_resources rsc_hold=foreign info=done")),
         ("web1", ("acquire", (MBB_KEY,), "all")),
         ("web2", ("release", (MBB_KEY,), "non_ip")),
     )
-    # apache runs on web1 before web2 lets go of the VIP; the VIP moves last
-    assert prestart < release_ip < done < take_all
+    # web2 stops announcing, apache runs on web1, web1 adds (and announces) the VIP, and only then
+    # does web2 let go of it: the VIP is never absent
+    assert unannounce < prestart < prestart_ip < release_ip < done < take_all
     assert done < release_rest
+    ready = c.since(mark).index(("web1", ("send", f"hbagent_mbb info=ready groups={MBB_KEY}")))
+    assert prestart_ip < ready < release_ip
     assert not any(e == ("release", (MBB_KEY,), "all") for _, e in c.since(mark))
-    assert ("web1", ("send", f"hbagent_mbb info=ready groups={MBB_KEY}")) in c.since(mark)
     # what a 3.0.6 peer would see is still the §8.6 sequence (+ fields it ignores)
     standby = [t for n, t in c.sends()[-12:] if t.startswith("ask_resources")]
     assert standby == [
@@ -380,13 +387,19 @@ def test_make_before_break_standby_with_slow_resources():
     c.tick(15)
     c.deliver()
     assert c["web1"].pending is None and held(c, "web1") == [MBB_KEY]
-    c.complete("web2")  # pre-start done -> ready
+    c.complete("web2")  # apache runs on web2
+    assert c["web2"].pending == Acquire((MBB_KEY,), "ip")
+    assert c["web2"].mgr.snapshot()["prestarted"] == [MBB_KEY]
+    assert c["web2"].mgr.rscstatus() == "transition"
+    c.complete("web2")  # the VIP is on both nodes -> ready
+    assert c["web2"].running[MBB_KEY] == {"ip", "non_ip"} and c["web1"].running[MBB_KEY] == {"ip", "non_ip"}
+    assert held(c, "web2") == []  # running there, not owned yet
     c.deliver()
     assert c["web1"].pending == Release((MBB_KEY,), "ip")
     c.complete("web1")  # VIP gone from web1 -> done; web1 then stops apache in the background
     assert c["web1"].pending == Release((MBB_KEY,), "non_ip")
     c.deliver()
-    assert c["web2"].pending == Acquire((MBB_KEY,), "all")  # keeps apache running, adds the VIP
+    assert c["web2"].pending == Acquire((MBB_KEY,), "all")  # keeps what runs, checks it
     c.complete("web2")
     c.deliver()
     assert c["web2"].mgr.rscstatus() == "all"
@@ -395,6 +408,51 @@ def test_make_before_break_standby_with_slow_resources():
     c.deliver()
     assert held(c, "web2") == [MBB_KEY] and c["web1"].mgr.rscstatus() == "none"
     no_errors(c)
+
+
+def test_make_before_break_address_failure_moves_that_group_the_plain_way():
+    c = settled(MBB_GROUPS, mbb_groups=[MBB_KEY], auto=False)
+    c.act("web1", lambda m: m.standby("all"))
+    c.deliver()
+    c.complete("web2")  # apache
+    c.act("web2", lambda m: m.acquire_done((MBB_KEY,), False, (MBB_KEY,)))  # the VIP could not be added
+    c["web2"].pending = None
+    assert ("web2", ("send", "hbagent_mbb info=ready")) in c.timeline
+    c["web1"].auto = c["web2"].auto = True
+    c.deliver()
+    assert ("web1", ("release", (MBB_KEY,), "all")) in c.timeline
+    assert held(c, "web2") == [MBB_KEY] and held(c, "web1") == []
+
+
+def test_graceful_stop_hands_make_before_break_groups_over_first():
+    c = settled(MBB_GROUPS, mbb_groups=[MBB_KEY])
+    mark = c.mark()
+    c.act("web1", lambda m: m.shutdown())
+    c.deliver()
+    events = c.since(mark)
+    prestart_ip = events.index(("web2", ("acquire", (MBB_KEY,), "ip")))
+    release_ip = events.index(("web1", ("release", (MBB_KEY,), "ip")))
+    giveup = events.index(("web1", ("send", "resource rsc_hold=none rtype=full isstable=0 info=shutdown")))
+    shutdone = events.index(("web1", ("send", "shutdone st=dead")))
+    assert prestart_ip < release_ip < giveup < shutdone
+    assert c["web1"].shutdown == [ShutdownDone(True)]
+    assert held(c, "web2") == [MBB_KEY] and c["web1"].running[MBB_KEY] == set()
+    assert "Received shutdown notice from 'web1'." in [e.text for e in c["web2"].logs]
+    no_errors(c)
+
+
+def test_graceful_stop_without_make_before_break_is_3_0_6():
+    c = settled(MBB_GROUPS)
+    mark = c.mark()
+    c.act("web1", lambda m: m.shutdown())
+    c.deliver()
+    web1 = [e for n, e in c.since(mark) if n == "web1"]
+    assert web1[:3] == [
+        ("send", "resource rsc_hold=none rtype=full isstable=0 info=shutdown"),
+        ("release", (MBB_KEY,), "all"),
+        ("send", "shutdone st=dead"),
+    ]
+    assert held(c, "web2") == [MBB_KEY]
 
 
 @pytest.mark.parametrize(("mbb_web1", "mbb_web2"), [((MBB_KEY,), ()), ((), (MBB_KEY,))])

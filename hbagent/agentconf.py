@@ -1,0 +1,96 @@
+"""Agent-only settings: `<config-dir>/hbagent.conf`, a file Heartbeat 3.0.6 never reads (ha.cf stays
+exactly what a real node accepts, so the two can share a configuration).
+
+Syntax, like ha.cf: one directive per line, `#` starts a comment, blank lines are ignored.
+
+    # opt-in, per haresources group key, on BOTH nodes (both must run hbagent)
+    make_before_break IPaddr::10.0.0.50/24/eth0
+
+`make_before_break <group-key>…` moves these groups without an outage on planned moves (standby,
+takeover, auto-failback, graceful stop): the taker starts the group's services and adds its addresses
+while the giver still serves, then the giver lets go (see rscmgr). For stateless services only (a web
+server answering from local files): the services run on both nodes for a moment and the address is on
+both for one message round. NEVER for exclusive resources — filesystems, DRBD, volume groups,
+databases — the parser refuses the storage and database agents it knows, the rest is up to you.
+The services must start without the address (Apache's default `Listen 80` does).
+
+A missing file means no agent-only settings. Errors name the file and line (`path:line: reason`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .config import ConfigError, ConfigErrors
+
+AGENT_CONF = "hbagent.conf"
+
+# Resources that must never run on two nodes at once (Heartbeat resource.d scripts and OCF agents).
+EXCLUSIVE_RESOURCES = frozenset({
+    "Filesystem", "drbddisk", "drbd", "LVM", "LVM-activate", "Raid1", "ServeRAID", "LinuxSCSI", "ICP",
+    "iscsi", "iSCSITarget", "iSCSILogicalUnit", "SCSI2Reservation", "sfex", "ZFS", "db2", "mysql", "pgsql",
+    "oracle", "LVSSyncDaemonSwap",
+})  # fmt: skip
+
+
+@dataclass
+class AgentConf:
+    path: str
+    make_before_break: list[str] = field(default_factory=list)  # group keys, file order, no duplicates
+
+
+def parse_agent_conf(text: str, path: str, groups: Iterable) -> AgentConf:
+    """Parse hbagent.conf against the haresources groups it refers to; ConfigErrors lists every problem."""
+    by_key = {g.key: g for g in groups}
+    conf = AgentConf(path)
+    errors: list[ConfigError] = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+        directive, args = words[0], words[1:]
+        if directive != "make_before_break":
+            errors.append(
+                ConfigError(path, lineno, f"unknown directive [{directive}] (known: make_before_break)")
+            )
+            continue
+        if not args:
+            errors.append(
+                ConfigError(path, lineno, "make_before_break needs at least one haresources group key")
+            )
+        for key in args:
+            problem = _mbb_problem(key, by_key)
+            if problem:
+                errors.append(ConfigError(path, lineno, problem))
+            elif key not in conf.make_before_break:
+                conf.make_before_break.append(key)
+    if errors:
+        raise ConfigErrors(errors)
+    return conf
+
+
+def _mbb_problem(key: str, by_key: dict) -> str | None:
+    group = by_key.get(key)
+    if group is None:
+        known = " ".join(by_key) or "none"
+        return f"make_before_break: no haresources group has the key [{key}] (group keys: {known})"
+    exclusive = [r.name for r in group.resources if r.name in EXCLUSIVE_RESOURCES]
+    if exclusive:
+        return (f"make_before_break [{key}]: the group holds {', '.join(exclusive)}, which must never run on "
+                "two nodes at once")  # fmt: skip
+    return None
+
+
+def load_agent_conf(directory: str, groups: Iterable) -> AgentConf:
+    """`<directory>/hbagent.conf`, or empty settings when the file does not exist."""
+    path = os.path.join(directory, AGENT_CONF)
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return AgentConf(path)
+    except OSError as exc:
+        raise ConfigErrors([ConfigError(path, None, f"cannot read: {exc.strerror}")]) from None
+    return parse_agent_conf(text, path, groups)

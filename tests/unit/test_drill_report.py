@@ -1,0 +1,417 @@
+"""The drill's evidence: `ip addr` and cl_status parsing, probe logs, outages, case verdicts, the probe itself."""
+
+import importlib.util
+import json
+import pathlib
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PROBE = ROOT / "roles" / "lab_drill" / "files" / "drill_probe.py"
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+dr = _load("drill_report_standalone", ROOT / "plugins" / "module_utils" / "drill_report.py")
+
+# `ip -o -4 addr show` on web1 while it holds the VIP (IPaddr adds it as label eth0:0)
+IP_WEB1_HOLDING = (
+    "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+    "2: eth0    inet 10.213.10.11/24 brd 10.213.10.255 scope global eth0\\       valid_lft forever preferred_lft forever\n"
+    "2: eth0    inet 10.213.10.50/24 brd 10.213.10.255 scope global secondary eth0:0\\       valid_lft forever"
+    " preferred_lft forever\n"
+)
+IP_WEB2_IDLE = (
+    "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+    "2: eth0    inet 10.213.10.12/24 brd 10.213.10.255 scope global eth0\\       valid_lft forever preferred_lft forever\n"
+)
+PAGE_WEB1 = (
+    '<!DOCTYPE html>\n<!-- Ansible managed -->\n<html>\n<head><meta charset="utf-8"><title>It works! Principal'
+    "</title></head>\n<body>\n<h1>It works! Principal</h1>\n<p>Served by web1</p>\n</body>\n</html>\n"
+)
+
+
+# -- ip addr ----------------------------------------------------------------------------------------
+
+
+def test_inet_addresses_keep_interface_prefix_and_alias_label():
+    found = dr.parse_inet_addresses(IP_WEB1_HOLDING)
+    assert [(a.ifname, a.address, a.prefix, a.label) for a in found] == [
+        ("lo", "127.0.0.1", 8, "lo"),
+        ("eth0", "10.213.10.11", 24, "eth0"),
+        ("eth0", "10.213.10.50", 24, "eth0:0"),
+    ]
+
+
+def test_inet6_lines_of_plain_ip_o_addr_are_skipped():
+    text = (
+        IP_WEB2_IDLE
+        + "2: eth0    inet6 fe80::1/64 scope link \\       valid_lft forever preferred_lft forever\n"
+    )
+    assert [a.address for a in dr.parse_inet_addresses(text)] == ["127.0.0.1", "10.213.10.12"]
+
+
+def test_vip_holder_matches_whole_addresses_only():
+    assert dr.holds_address(IP_WEB1_HOLDING, "10.213.10.50")
+    assert not dr.holds_address(IP_WEB2_IDLE, "10.213.10.50")
+    assert not dr.holds_address(IP_WEB1_HOLDING, "10.213.10.5")  # prefix of .50 and .11
+    assert not dr.holds_address("", "10.213.10.50")
+
+
+# -- cl_status --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("out", "rc", "expected"),
+    [("active\n", 0, "active"), ("dead\n", 1, "dead"), (" UP ", 0, "up"), ("init", 0, "init")],
+)
+def test_cl_status_word_is_the_answer_whatever_the_exit_code(out, rc, expected):
+    assert dr.parse_cl_status(out, rc) == expected
+
+
+def test_cl_status_without_a_status_word_is_an_error_with_the_reason():
+    got = dr.parse_cl_status("", 11, "Error. May be due to incorrect node name\n")
+    assert got == "error: Error. May be due to incorrect node name (rc 11)"
+    assert dr.parse_cl_status("", None, "") == "error: no output"
+
+
+# -- probe logs -------------------------------------------------------------------------------------
+
+
+def _sample(t, ok, body="It works! Principal", dt=0.01):
+    row = {"t": t, "dt": dt, "ok": ok, "status": 200 if ok else None}
+    if ok:
+        row["body"] = body
+    else:
+        row["error"] = "timed out"
+    return row
+
+
+def test_jsonl_drops_a_torn_last_line_but_not_a_bad_middle_line():
+    assert dr.parse_jsonl('{"t": 1}\n{"t": 2}\n{"t": 3, "o') == [{"t": 1}, {"t": 2}]
+    with pytest.raises(ValueError, match="line 2"):
+        dr.parse_jsonl('{"t": 1}\nnot json\n{"t": 3}\n')
+    assert dr.parse_jsonl("") == []
+
+
+def test_outage_runs_from_first_failure_to_next_success():
+    samples = [
+        _sample(0.0, True),
+        _sample(0.1, False),
+        _sample(0.2, False),
+        _sample(0.35, True),
+        _sample(0.4, True),
+    ]
+    summary = dr.summarize_probe(samples)
+    assert (summary.requests, summary.failed) == (5, 2)
+    assert len(summary.outages) == 1
+    assert summary.outages[0].recovered
+    assert summary.outage_seconds == pytest.approx(0.25)
+
+
+def test_samples_are_ordered_by_start_time_and_windows_counted_separately():
+    # concurrent requests finish out of order: the log is not sorted
+    samples = [
+        _sample(1.0, True),
+        _sample(0.2, False),
+        _sample(0.0, True),
+        _sample(0.6, True),
+        _sample(0.8, False),
+    ]
+    samples[-1]["dt"] = 2.0  # the last one hung until its timeout
+    summary = dr.summarize_probe(samples)
+    assert summary.failed == 2
+    assert [round(o.seconds, 2) for o in summary.outages] == [0.4, 0.2]
+    assert summary.outage_seconds == pytest.approx(0.6)
+    assert summary.longest_outage == pytest.approx(0.4)
+
+
+def test_outage_still_going_at_the_end_is_measured_to_the_last_answer():
+    summary = dr.summarize_probe(
+        [_sample(0.0, True), _sample(0.5, False, dt=1.0), _sample(1.0, False, dt=2.0)]
+    )
+    assert not summary.outages[0].recovered
+    assert summary.outage_seconds == pytest.approx(2.5)
+
+
+def test_quiet_probe_has_no_outage_and_counts_pages():
+    summary = dr.summarize_probe([_sample(t / 10, True, PAGE_WEB1) for t in range(20)])
+    assert (summary.failed, summary.outage_seconds, summary.outages) == (0, 0.0, [])
+    assert summary.pages == {"It works! Principal": 20}
+
+
+def test_page_text_is_what_a_person_reads():
+    assert dr.page_text(PAGE_WEB1) == "It works! Principal"
+    assert dr.page_text("<html><head><title>T</title></head><body>x</body></html>") == "T"
+    assert dr.page_text("<p>only   text</p>") == "only text"
+    assert dr.page_text("It works!\n Secondaire\n") == "It works! Secondaire"
+
+
+def test_recovery_is_the_first_expected_page_after_the_action():
+    samples = [
+        _sample(9.9, True, "It works! Principal"),
+        _sample(10.5, False),
+        _sample(21.0, True, "It works! Secondaire"),
+    ]
+    assert dr.first_page_after(samples, "Secondaire", 10.0) == 21.0
+    assert dr.first_page_after(samples, "Principal", 10.0) is None
+
+
+# -- VIP watchers -----------------------------------------------------------------------------------
+
+
+def _watch(rows):
+    # the watcher writes the `ip` text only when it changed since its previous line
+    out, last = [], None
+    for t, text in rows:
+        row = {"t": t}
+        if text != last:
+            row["ip"] = last = text
+        out.append(row)
+    return out
+
+
+def test_vip_timeline_carries_the_last_ip_text_forward():
+    timeline = dr.vip_timeline(
+        _watch([(0.0, IP_WEB2_IDLE), (0.2, IP_WEB2_IDLE), (0.4, IP_WEB1_HOLDING)]), "10.213.10.50"
+    )
+    assert timeline == [(0.0, False), (0.2, False), (0.4, True)]
+
+
+def test_clean_handover_between_samples_is_not_an_overlap():
+    web2 = _watch([(0.0, IP_WEB1_HOLDING), (0.2, IP_WEB1_HOLDING), (0.4, IP_WEB2_IDLE), (0.6, IP_WEB2_IDLE)])
+    web1 = _watch([(0.1, IP_WEB2_IDLE), (0.3, IP_WEB2_IDLE), (0.5, IP_WEB1_HOLDING), (0.7, IP_WEB1_HOLDING)])
+    most, overlaps = dr.max_simultaneous_holders({"web1": web1, "web2": web2}, "10.213.10.50")
+    assert (most, overlaps) == (1, [])
+
+
+def test_two_nodes_holding_at_once_are_caught():
+    web2 = _watch(
+        [(0.0, IP_WEB1_HOLDING), (0.2, IP_WEB1_HOLDING), (0.4, IP_WEB1_HOLDING), (0.6, IP_WEB2_IDLE)]
+    )
+    web1 = _watch([(0.1, IP_WEB2_IDLE), (0.3, IP_WEB1_HOLDING), (0.5, IP_WEB1_HOLDING)])
+    most, overlaps = dr.max_simultaneous_holders({"web1": web1, "web2": web2}, "10.213.10.50")
+    assert most == 2
+    assert overlaps == [0.3, 0.4]
+
+
+# -- judging a case ---------------------------------------------------------------------------------
+
+
+def _snap(node, ip, statuses):
+    return json.dumps(
+        {
+            "uname": node,
+            "ip": ip,
+            "cl_status": {
+                n: {"rc": 0 if s == "active" else 1, "out": s + "\n", "err": ""} for n, s in statuses.items()
+            },
+        }
+    )
+
+
+def _case(**changes):
+    case = {
+        "id": "2",
+        "title": "web2 down (podman kill)",
+        "vip": "10.213.10.50",
+        "nodes": ["web1", "web2"],
+        "running": ["web1"],
+        "expect": {
+            "holder": "web1",
+            "status": {"web1": {"web1": "active", "web2": "dead"}},
+            "page": "It works! Principal",
+            "max_failed": 0,
+        },
+        "snapshots": {"web1": _snap("web1", IP_WEB1_HOLDING, {"web1": "active", "web2": "dead"})},
+        "page": {"status": 200, "content": PAGE_WEB1},
+        "probe": "\n".join(json.dumps(_sample(t / 10, True, PAGE_WEB1)) for t in range(30)),
+        "watch": {
+            "web1": "\n".join(json.dumps(r) for r in _watch([(t / 5, IP_WEB1_HOLDING) for t in range(10)]))
+        },
+        "t_action": 0.05,
+    }
+    case.update(changes)
+    return case
+
+
+def _failed(record):
+    return [c["name"] for c in record["checks"] if not c["ok"]]
+
+
+def test_case_2_as_it_should_be_passes():
+    record = dr.evaluate_case(_case())
+    assert record["ok"], record["checks"]
+    assert record["holders"] == ["web1"]
+    assert record["views"]["web1"]["status"] == {"web1": "active", "web2": "dead"}
+    assert record["page"] == "It works! Principal"
+    assert record["probe"]["requests"] == 30
+    assert record["vip_watch"]["max_holders"] == 1
+
+
+def test_vip_on_the_wrong_node_fails():
+    snaps = {"web1": _snap("web1", IP_WEB2_IDLE, {"web1": "active", "web2": "dead"})}
+    assert _failed(dr.evaluate_case(_case(snapshots=snaps))) == ["exactly one VIP holder"]
+
+
+def test_two_vip_holders_fail_even_when_one_is_expected():
+    case = _case(running=["web1", "web2"])
+    case["snapshots"]["web2"] = _snap("web2", IP_WEB1_HOLDING.replace("10.213.10.11/", "10.213.10.12/"), {})
+    record = dr.evaluate_case(case)
+    assert record["holders"] == ["web1", "web2"]
+    assert "exactly one VIP holder" in _failed(record)
+
+
+def test_unexpected_cl_status_fails_and_says_what_was_seen():
+    snaps = {"web1": _snap("web1", IP_WEB1_HOLDING, {"web1": "active", "web2": "active"})}
+    record = dr.evaluate_case(_case(snapshots=snaps))
+    assert _failed(record) == ["cl_status from web1"]
+    assert "web2=active" in record["checks"][1]["detail"]
+
+
+def test_a_lost_request_fails_case_2():
+    probe = _case()["probe"] + "\n" + json.dumps(_sample(3.5, False))
+    record = dr.evaluate_case(_case(probe=probe))
+    assert _failed(record) == ["failed requests"]
+    assert record["probe"]["failed"] == 1
+
+
+def test_wrong_page_and_empty_probe_fail():
+    record = dr.evaluate_case(_case(page={"status": 503, "content": ""}, probe=""))
+    assert _failed(record) == ["page served on the VIP", "probe ran"]
+    assert record["page"] == "HTTP 503"
+
+
+def test_recovery_over_the_limit_fails_case_3():
+    expect = {"holder": "web2", "page": "Secondaire", "measure_recovery": True, "max_recovery_s": 25}
+    snaps = {"web2": _snap("web2", IP_WEB1_HOLDING.replace("10.213.10.11/", "10.213.10.12/"), {})}
+    slow = [_sample(100.0, True), _sample(101.0, False), _sample(127.0, True, "It works! Secondaire")]
+    fast = [_sample(100.0, True), _sample(101.0, False), _sample(112.0, True, "It works! Secondaire")]
+    base = {"running": ["web2"], "expect": expect, "snapshots": snaps, "t_action": 100.5, "watch": {}}
+    base["page"] = {"status": 200, "content": "It works! Secondaire"}
+    late = dr.evaluate_case(_case(probe="\n".join(map(json.dumps, slow)), **base))
+    ok = dr.evaluate_case(_case(probe="\n".join(map(json.dumps, fast)), **base))
+    assert _failed(late) == ["recovery time"]
+    assert late["probe"]["recovery_s"] == 26.5
+    assert ok["ok"] and ok["probe"]["recovery_s"] == 11.5
+
+
+def test_missing_snapshot_and_wrong_hostname_fail():
+    assert _failed(dr.evaluate_case(_case(snapshots={"web1": ""})))[0] == "snapshot of web1"
+    snaps = {"web1": _snap("hakit-lab-web1", IP_WEB1_HOLDING, {"web1": "active", "web2": "dead"})}
+    assert _failed(dr.evaluate_case(_case(snapshots=snaps))) == ["uname -n on web1"]
+
+
+def test_report_has_a_summary_row_and_a_section_per_case():
+    good, bad = (
+        dr.evaluate_case(_case()),
+        dr.evaluate_case(_case(id="3", page={"status": 200, "content": "x"})),
+    )
+    text = dr.render_report([good, bad], "drill")
+    assert text.startswith("# drill\n")
+    assert "| 2 | web2 down (podman kill) | web1 | It works! Principal | 30 | 0 | 0.0 | - | PASS |" in text
+    assert "### Case 3:" in text and "**FAIL**" in text
+    assert "| web2 | no | - | - | - |" in text
+    assert dr.failed_checks([good, bad]) == ["case 3: page served on the VIP: client got 'x'"]
+
+
+# -- the probe script, against a server on loopback -----------------------------------------------
+
+
+class _Page(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = PAGE_WEB1.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def web():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def _probe(*args):
+    done = subprocess.run([sys.executable, str(PROBE), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_http_probe_records_each_request_and_stops_at_max_samples(tmp_path, web):
+    out = tmp_path / "logs" / "http.jsonl"
+    _probe(
+        "http",
+        "--url",
+        web,
+        "--out",
+        str(out),
+        "--stop-file",
+        str(tmp_path / "stop"),
+        "--interval",
+        "0.02",
+        "--max-samples",
+        "8",
+    )
+    summary = dr.summarize_probe(dr.parse_jsonl(out.read_text()))
+    assert (summary.requests, summary.failed, summary.pages) == (8, 0, {"It works! Principal": 8})
+    assert json.loads((tmp_path / "logs" / "http.jsonl.end").read_text())["reason"] == "max-samples"
+
+
+def test_http_probe_counts_refused_requests_and_obeys_the_stop_file(tmp_path):
+    stop = tmp_path / "stop"
+    stop.touch()
+    out = tmp_path / "http.jsonl"
+    with socket.socket() as closed:  # a loopback port nobody listens on any more: connection refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    _probe("http", "--url", url, "--out", str(out), "--stop-file", str(stop), "--max-samples", "50")
+    rows = dr.parse_jsonl(out.read_text())
+    assert len(rows) == 1 and not rows[0]["ok"]
+    assert json.loads((tmp_path / "http.jsonl.end").read_text())["reason"] == "stop-file"
+
+
+def test_background_recorder_is_stopped_and_read_by_collect(tmp_path, web):
+    out, stop = tmp_path / "http.jsonl", tmp_path / "stop"
+    _probe(
+        "http",
+        "--background",
+        "--url",
+        web,
+        "--out",
+        str(out),
+        "--stop-file",
+        str(stop),
+        "--interval",
+        "0.05",
+        "--max-seconds",
+        "30",
+    )
+    printed = _probe("collect", "--out", str(out), "--stop-file", str(stop), "--wait", "20")
+    rows = dr.parse_jsonl(printed)
+    assert rows and all(row["ok"] for row in rows)
+    assert json.loads((tmp_path / "http.jsonl.end").read_text())["reason"] == "stop-file"
+
+
+def test_get_prints_one_answer(web):
+    answer = json.loads(_probe("get", "--url", web))
+    assert answer["ok"] and dr.page_text(answer["body"]) == "It works! Principal"
