@@ -32,16 +32,20 @@ LOG_PATTERNS = {
     "rexmit": re.compile(r"rexmit", re.IGNORECASE),
     "late heartbeat": re.compile(r"Late heartbeat"),
     "is dead": re.compile(r"is dead"),
+    "hist queue (peer not acking)": re.compile(r"hist queue|clients are now paused"),
 }
 COUNTER_KEY = re.compile(r"(packet|pkt|datagram|msg|message).*(sent|recv|received|rx|tx|in|out)"
                          r"|(sent|recv|received|rx|tx).*(packet|pkt|datagram|msg|message)", re.IGNORECASE)
 
 
 def packet_counters(status: dict | None, prefix: str = "") -> dict[str, float]:
-    """Numeric fields of the agent's status JSON whose names say they count packets/messages."""
+    """Numeric fields of the agent's status JSON whose names say they count packets/messages, plus its
+    own sequence number (membership.seq: sequenced messages sent since start)."""
     found: dict[str, float] = {}
     if not isinstance(status, dict):
         return found
+    if not prefix and isinstance(status.get("membership"), dict) and isinstance(status["membership"].get("seq"), int):
+        found["membership.seq (sequenced messages sent)"] = float(status["membership"]["seq"])
     for key, value in status.items():
         path = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -75,14 +79,12 @@ def soak(minutes: float, interval: float) -> dict:
             result["join_s"] = time.monotonic() - t_start
             status_before = web2.agent_status_json()
             t0 = time.monotonic()
-            end = t0 + minutes * 60
-            while True:
+            for k in range(int(minutes * 60 // interval) + 1):
+                # Samples on a fixed grid, so that the time the queries take does not stretch it.
+                time.sleep(max(0.0, t0 + k * interval - time.monotonic()))
                 _, real_view = web1.cl_status("nodestatus", "web2")
                 _, agent_view = web2.agent_cl_status("nodestatus", "web1")
                 result["samples"].append((time.monotonic() - t0, real_view, agent_view))
-                if time.monotonic() >= end:
-                    break
-                time.sleep(max(0.0, min(interval, end - time.monotonic())))
             duration = time.monotonic() - t0
             status_after = web2.agent_status_json()
             packets = capture.packets()  # the whole run, join included
@@ -148,7 +150,7 @@ def render(result: dict) -> str:
         lines.append("Wire capture: no packets captured.")
     lines.append("")
     if result["agent_counters"]:
-        lines += ["Agent's own counters (`hbagent status --json`, delta over the soak):", "",
+        lines += ["Agent's own counters (`hbagent status --json`, delta over the soak, join excluded):", "",
                   "| counter | per second |", "|---|---|"]
         lines += [f"| {k} | {v:.2f} |" for k, v in sorted(result["agent_counters"].items())]
     else:

@@ -37,6 +37,7 @@ MAX_REXMIT_PER_REQUEST = 50
 SEQ_GAP_RESET = 250  # more missing than this: start over
 MIN_REXMIT_DELAY_MS = 50
 CHECK_INTERVAL_S = 0.1  # timeout checks (Heartbeat: 250 ms)
+DEADLINE_SLACK_S = 0.001  # wake just after a death deadline (the check is "silence > deadtime")
 ACK_DIVISOR = 10
 
 
@@ -242,7 +243,15 @@ class Membership:
         for peer in self.peers.values():
             if peer.missing:
                 wake = min(wake, *peer.missing.values())
+            if peer.status != ST_DEAD and self.started_at is not None:
+                # wake right at the death deadline, not up to CHECK_INTERVAL_S after it
+                since = peer.last_status_at if peer.last_status_at is not None else self.started_at
+                wake = min(wake, since + self._dead_after(peer) + DEADLINE_SLACK_S)
         return max(wake, now)
+
+    def _dead_after(self, peer: Peer) -> float:
+        """Seconds of silence after which `peer` is dead (initdead until comm is up)."""
+        return (peer.dead_ms if self.comm_up else max(peer.dead_ms, self.cfg.initdead_ms)) / 1000
 
     def receive(self, data: bytes, link: str, now: float) -> list[Action]:
         """One datagram received on `link` (the medium's interface name)."""
@@ -460,7 +469,7 @@ class Membership:
 
     def _check_peer_timeouts(self, peer: Peer, now: float) -> list[Action]:
         out: list[Action] = []
-        dead_s = (peer.dead_ms if self.comm_up else max(peer.dead_ms, self.cfg.initdead_ms)) / 1000
+        dead_s = self._dead_after(peer)
         for name, link in peer.links.items():
             if link.status == LINK_UP and now - link.last_heard > peer.dead_ms / 1000:
                 link.status = LINK_DEAD

@@ -1042,6 +1042,9 @@ class ResourceManager:
     def _prestart(self, keys: tuple[str, ...]) -> None:
         """Taker: services first, then the addresses (announced at once), then tell the giver."""
         failed_services: tuple[str, ...] = ()
+        self._log(
+            "info", f"make-before-break: starting {' '.join(keys)} here while {self.peer} still serves it"
+        )
 
         def ready(failed: tuple[str, ...]) -> None:
             bad = set(failed_services) | set(failed)

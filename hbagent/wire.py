@@ -10,12 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 import bz2
-import hashlib
-import hmac
 import re
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+try:  # CPython's built-in digests: hashlib/hmac would map OpenSSL (~4 MB of RSS) for two small hashes
+    from _md5 import md5 as _md5
+    from _sha1 import sha1 as _sha1
+except ImportError:  # an interpreter built without them
+    from hashlib import md5 as _md5
+    from hashlib import sha1 as _sha1
 
 T_STRING, T_BINARY, T_STRUCT, T_LIST, T_COMPRESSED, T_UNCOMPRESSED = range(6)
 
@@ -368,12 +373,26 @@ def crc32_posix(data: bytes) -> int:
     return ~crc & 0xFFFFFFFF
 
 
+_HMAC_BLOCK = 64  # md5 and sha1
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def _hmac_hex(new, key: bytes, data: bytes) -> str:
+    """RFC 2104 HMAC (what hmac.new(key, data, new).hexdigest() returns)."""
+    if len(key) > _HMAC_BLOCK:
+        key = new(key).digest()
+    key = key.ljust(_HMAC_BLOCK, b"\0")
+    inner = new(key.translate(_IPAD) + data).digest()
+    return new(key.translate(_OPAD) + inner).hexdigest()
+
+
 def digest(method: str, key: bytes | None, data: bytes) -> str:
     """Auth token as Heartbeat prints it: lower-case hex; crc unpadded (%lx)."""
     if method == "md5":
-        return hmac.new(key or b"", data, hashlib.md5).hexdigest()
+        return _hmac_hex(_md5, key or b"", data)
     if method == "sha1":
-        return hmac.new(key or b"", data, hashlib.sha1).hexdigest()
+        return _hmac_hex(_sha1, key or b"", data)
     if method == "crc":
         return format(crc32_posix(data), "x")
     raise WireError(f"unknown authentication method {method}")

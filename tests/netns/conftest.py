@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import netlab  # noqa: E402
+import netlab
 
 pytestmark = pytest.mark.netns
 
