@@ -34,6 +34,7 @@ host:
 images: host
 	@bash scripts/image/build.sh bookworm
 	@bash scripts/image/build.sh trixie
+	@bash scripts/image/build-heartbeat.sh
 
 clean-lab: host
 	@bash scripts/lab-clean.sh

@@ -180,8 +180,11 @@ class HeartbeatCluster:
 
     def __init__(self, lab: netlab.Lab):
         self.lab = lab
-        self.nodes = lab.agents
-        self.containers = {name: f"{lab.prefix}-hb-{name}" for name in self.nodes}
+        self.nodes = lab.agents  # filled by lab.build()
+
+    @property
+    def containers(self) -> dict[str, str]:
+        return {name: f"{self.lab.prefix}-hb-{name}" for name in self.nodes}
 
     def setup(self, timing: str) -> None:
         # Heartbeat refuses a group-readable authkeys and reads everything from /etc/ha.d
@@ -425,6 +428,46 @@ def run_profile(impl_class, profile: Profile, reps: int, tmp: pathlib.Path, pyz:
     return result
 
 
+CALIBRATION = [timings("100ms", "300ms", "500ms", "1"), timings("200ms", "500ms", "1", "2"),
+               timings("250ms", "500ms", "1", "2"), timings("500ms", "1", "2", "4")]  # fmt: skip
+TROUBLE = re.compile(r"is dead|Late heartbeat|took too long|Gmain_timeout_dispatch|lost packet|Cannot rexmit")
+
+
+def calibrate_heartbeat(seconds: float, tmp: pathlib.Path) -> list[tuple[str, dict[str, int]]]:
+    """Idle Heartbeat pairs at candidate timings: which warnings each produces (a false "is dead"
+    disqualifies the timings; many "Late heartbeat" lines say they are at the edge)."""
+    out = []
+    for index, timing in enumerate(CALIBRATION):
+        lab = netlab.Lab(tmp / f"calibrate-{index}", None, prefix="hakit-bench")
+        lab.tmp.mkdir(parents=True)
+        cluster = HeartbeatCluster(lab)
+        counts: dict[str, int] = {}
+        try:
+            lab.build(["web1", "web2"])
+            cluster.setup(timing)
+            cluster.start("web1")
+            cluster.start("web2")
+            wait_until("the pair", lambda c=cluster: c.rscstatus("web1") == "local", 120, 0.5)
+            log(f"calibration: {timing.replace(chr(10), ', ')}: idle {seconds:.0f}s")
+            mark = {
+                n: len(cluster.sh(n, "cat /var/log/ha-log").stdout.splitlines()) for n in ("web1", "web2")
+            }
+            time.sleep(seconds)
+            for n in ("web1", "web2"):
+                for line in cluster.sh(n, "cat /var/log/ha-log").stdout.splitlines()[mark[n] :]:
+                    match = TROUBLE.search(line)
+                    if match:
+                        counts[match.group(0)] = counts.get(match.group(0), 0) + 1
+        except (BenchError, subprocess.SubprocessError, OSError) as exc:
+            counts["error: " + str(exc)[:80]] = 1
+        finally:
+            cluster.teardown()
+            lab.teardown()
+        log(f"  -> {counts or 'clean'}")
+        out.append((timing, counts))
+    return out
+
+
 def measure_idle(seconds: float, tmp: pathlib.Path, pyz: pathlib.Path, with_heartbeat: bool) -> dict:
     """Both implementations side by side at keepalive 1 s, holding the web group: CPU and RSS."""
     timing = timings("1", "3", "6", "12")
@@ -595,6 +638,8 @@ def main() -> int:
     parser.add_argument("--heartbeat-fast", default=timings("250ms", "500ms", "1", "2"),
                         help="fastest timings Heartbeat 3.0.6 tolerates here (default %(default)r)")  # fmt: skip
     parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--calibrate", type=float, metavar="SECONDS",
+                        help="only: idle Heartbeat pairs at candidate fast timings, count warnings")  # fmt: skip
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "bench" / "results" / "agent-bench.md")
     args = parser.parse_args()
 
@@ -611,6 +656,11 @@ def main() -> int:
         if build.returncode != 0:
             print(f"agent_bench: cannot build {IMAGE}:\n{build.stdout}{build.stderr}", file=sys.stderr)
             return 2
+    if args.calibrate:
+        with tempfile.TemporaryDirectory(prefix="hakit-bench-") as tmpdir:
+            for timing, counts in calibrate_heartbeat(args.calibrate, pathlib.Path(tmpdir)):
+                print(f"{timing.replace(chr(10), ', ')}: {counts or 'clean'}")
+        return 0
     tutorial = timings("2", "5", "10", "20")
     profiles = [
         Profile("fast", args.agent_fast, args.heartbeat_fast,
