@@ -7,8 +7,9 @@ a resource.d script serving "It works! Principal" (web1) / "It works! Secondaire
 namespace GETs http://VIP/ every 100 ms (new TCP connection each time, 1 s timeout: a request that
 had to wait for a SYN retransmission counts as failed).
 
-* hbagent runs as `python3 dist/hbagent.pyz run` inside each node namespace, with
-  make_before_break for the web group (hbagent.conf; a stateless web service is what it is for).
+* hbagent runs as `python3 <fresh build of the zipapp> run` inside each node namespace, twice: with
+  make_before_break for the web group ("hbagent": hbagent.conf, a stateless web service is what it is
+  for) and without ("hbagent plain": Heartbeat's own break-before-make moves).
 * Heartbeat 3.0.6 (Debian 12 package) runs in a podman container of localhost/hakit-heartbeat:bookworm
   joined to the node namespace (--network ns:…, label io.hakit.lab=bench), under the container's
   systemd, same configuration files, same resource script.
@@ -25,8 +26,9 @@ Per repetition, web1 (preferred) and web2:
 none failed). `ip monitor` on both nodes also gives how long the VIP was on no node / on both.
 Then both implementations idle for --idle-seconds at keepalive 1 s: RSS and CPU from /proc.
 
-Usage: .venv/bin/python bench/agent_bench.py [--reps 5] [--tutorial-reps 3] [--only agent|heartbeat]
-       [--profiles fast,tutorial] [--heartbeat-fast "keepalive 250ms …"] [--idle-seconds 60] [--out …]
+Usage: .venv/bin/python bench/agent_bench.py [--reps 5] [--tutorial-reps 3] [--impls hbagent,hbagent-plain,
+       heartbeat] [--profiles fast,tutorial] [--heartbeat-fast "keepalive …"] [--idle-seconds 60] [--out …]
+       .venv/bin/python bench/agent_bench.py --calibrate 60   (idle Heartbeat pairs at candidate fast timings)
 Needs root, iproute2, podman (Heartbeat part) and the images (`make bench-agent` builds them).
 """
 
@@ -109,13 +111,17 @@ def wait_until(what: str, predicate, timeout: float, interval: float = 0.1):
 
 class AgentCluster:
     label = "hbagent"
+    kind = "agent"
 
-    def __init__(self, lab: netlab.Lab):
+    def __init__(self, lab: netlab.Lab, mbb: bool = True):
         self.lab = lab
         self.nodes = lab.agents
+        self.mbb = mbb
+        self.label = "hbagent" if mbb else "hbagent plain"
 
     def setup(self, timing: str) -> None:
-        self.lab.configure("bcast eth0", timing, haresources=HARESOURCES, agent_conf=MBB_CONF)
+        conf = MBB_CONF if self.mbb else None
+        self.lab.configure("bcast eth0", timing, haresources=HARESOURCES, agent_conf=conf)
         for name, node in self.nodes.items():
             node.install_service(PAGES[name])
 
@@ -177,6 +183,7 @@ def _proc_stats(pids, proc: pathlib.Path) -> tuple[int, int]:
 
 class HeartbeatCluster:
     label = "Heartbeat 3.0.6"
+    kind = "heartbeat"
 
     def __init__(self, lab: netlab.Lab):
         self.lab = lab
@@ -344,21 +351,27 @@ class Run:
     seconds: float = 0.0
 
 
-def run_profile(impl_class, profile: Profile, reps: int, tmp: pathlib.Path, pyz: pathlib.Path) -> Run:
-    key = "agent" if impl_class is AgentCluster else "heartbeat"
-    timing = profile.agent if key == "agent" else profile.heartbeat
-    result = Run(impl_class.label, profile.name, timing, profile.deadtime_s[key])
-    started = time.monotonic()
-    lab = netlab.Lab(tmp / f"{key}-{profile.name}", pyz, prefix="hakit-bench")
+IMPLS = {
+    "hbagent": lambda lab: AgentCluster(lab, mbb=True),
+    "hbagent-plain": lambda lab: AgentCluster(lab, mbb=False),
+    "heartbeat": HeartbeatCluster,
+}
+
+
+def run_profile(impl: str, profile: Profile, reps: int, tmp: pathlib.Path, pyz: pathlib.Path) -> Run:
+    lab = netlab.Lab(tmp / f"{impl}-{profile.name}", pyz, prefix="hakit-bench")
     lab.tmp.mkdir(parents=True)
-    cluster = monitor = probe = None
+    cluster = IMPLS[impl](lab)
+    timing = profile.agent if cluster.kind == "agent" else profile.heartbeat
+    result = Run(cluster.label, profile.name, timing, profile.deadtime_s[cluster.kind])
+    started = time.monotonic()
+    monitor = probe = None
     try:
         lab.build(["web1", "web2"], client=True)
-        cluster = impl_class(lab)
         cluster.setup(timing)
         monitor = AddressMonitor(lab)
         probe = lab.probe(VIP, limit=3600)
-        dead = profile.deadtime_s[key]
+        dead = profile.deadtime_s[cluster.kind]
         slack = 60 + 3 * dead
 
         def steady(holder_pages: str, states: dict[str, str]):
@@ -421,8 +434,7 @@ def run_profile(impl_class, profile: Profile, reps: int, tmp: pathlib.Path, pyz:
             probe.stop()
         if monitor is not None:
             monitor.close()
-        if cluster is not None:
-            cluster.teardown()
+        cluster.teardown()
         lab.teardown()
         result.seconds = time.monotonic() - started
     return result
@@ -601,7 +613,7 @@ def report(runs: list[Run], idle: dict, profiles: list[Profile], args) -> str:
             limit = run.deadtime_s + 0.3
             verdict = "met" if max(crash) <= limit else f"MISSED (worst {max(crash):.2f} s)"
             extra = ""
-            if run.impl == AgentCluster.label and run.profile == "fast":
+            if run.impl == "hbagent" and run.profile == "fast":
                 extra = "; < 0.8 s: " + ("met" if max(crash) < 0.8 else f"MISSED (worst {max(crash):.2f} s)")
             lines.append(
                 f"- {run.impl} {run.profile}: crash outage ≤ deadtime + 0.3 s = {limit:.1f} s: {verdict}{extra}"
@@ -621,7 +633,7 @@ def report(runs: list[Run], idle: dict, profiles: list[Profile], args) -> str:
                   "web1 holding the web group; Heartbeat = sum of its processes.", "",
                   "| daemon | CPU % of one core | RSS MB | target |", "|---|---|---|---|"]  # fmt: skip
         for name, values in idle.items():
-            target = "< 1 %, < 25 MB" if name.startswith(AgentCluster.label) else ""
+            target = "< 1 %, < 25 MB" if name.startswith("hbagent") else ""
             lines.append(f"| {name} | {values['cpu_percent']:.2f} | {values['rss_mb']:.1f} | {target} |")
     lines.append("")
     return "\n".join(lines)
@@ -630,13 +642,23 @@ def report(runs: list[Run], idle: dict, profiles: list[Profile], args) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="repetitions, fast profile (default %(default)s)")
-    parser.add_argument("--tutorial-reps", type=int, default=2,
+    parser.add_argument("--tutorial-reps", type=int, default=3,
                         help="repetitions of the slow tutorial profile (default %(default)s)")  # fmt: skip
     parser.add_argument("--profiles", default="fast,tutorial")
-    parser.add_argument("--only", choices=("agent", "heartbeat"), help="run one implementation")
+    parser.add_argument(
+        "--impls",
+        default="hbagent,hbagent-plain,heartbeat",
+        help="of hbagent (with make_before_break), hbagent-plain, heartbeat (default %(default)s)",
+    )
+    parser.add_argument(
+        "--tutorial-impls",
+        default="hbagent,heartbeat",
+        help="implementations run with the slow tutorial profile (default %(default)s)",
+    )
     parser.add_argument("--agent-fast", default=timings("100ms", "300ms", "500ms", "1"))
-    parser.add_argument("--heartbeat-fast", default=timings("250ms", "500ms", "1", "2"),
-                        help="fastest timings Heartbeat 3.0.6 tolerates here (default %(default)r)")  # fmt: skip
+    parser.add_argument("--heartbeat-fast", default=timings("100ms", "300ms", "500ms", "1"),
+                        help="Heartbeat's fast timings: the fastest it ran cleanly here, see --calibrate "
+                        "(default %(default)r)")  # fmt: skip
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--calibrate", type=float, metavar="SECONDS",
                         help="only: idle Heartbeat pairs at candidate fast timings, count warnings")  # fmt: skip
@@ -647,10 +669,16 @@ def main() -> int:
     if reason:
         print(f"agent_bench: {reason}", file=sys.stderr)
         return 2
-    impls = [AgentCluster, HeartbeatCluster]
-    if args.only:
-        impls = [AgentCluster] if args.only == "agent" else [HeartbeatCluster]
-    if HeartbeatCluster in impls:
+    impls = [i for i in args.impls.split(",") if i]
+    unknown = set(impls) - set(IMPLS)
+    if unknown:
+        print(
+            f"agent_bench: unknown implementation(s) {sorted(unknown)}; known: {', '.join(IMPLS)}",
+            file=sys.stderr,
+        )
+        return 2
+    with_heartbeat = "heartbeat" in impls
+    if with_heartbeat:
         build = netlab.run("bash", str(ROOT / "scripts" / "image" / "build-heartbeat.sh"), "bookworm",
                            check=False, timeout=1800)  # fmt: skip
         if build.returncode != 0:
@@ -675,9 +703,12 @@ def main() -> int:
         pyz = netlab.build_agent(tmp / "hbagent.pyz")
         runs = []
         for profile in profiles:
-            for impl in impls:
+            chosen = (
+                impls if profile.name == "fast" else [i for i in impls if i in args.tutorial_impls.split(",")]
+            )
+            for impl in chosen:
                 runs.append(run_profile(impl, profile, profile.reps, tmp, pyz))
-        idle = measure_idle(args.idle_seconds, tmp, pyz, HeartbeatCluster in impls)
+        idle = measure_idle(args.idle_seconds, tmp, pyz, with_heartbeat)
     text = report(runs, idle, profiles, args)
     text += f"\nTotal run time: {(time.monotonic() - began) / 60:.1f} min.\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,17 +18,17 @@ done
 for mustnot in tests/ molecule/ inventories/ .venv/ .collections/; do
   if grep -q "^$mustnot" <<<"$listing"; then echo "shipped by mistake: $mustnot" >&2; exit 1; fi
 done
-echo ">> ansible-galaxy collection install (offline, into a temporary path)"
-ansible-galaxy collection install --offline --no-deps -p "$tmp/collections" "$tarball" >/dev/null
-installed="$tmp/collections/ansible_collections/hakit/heartbeat"
-test -f "$installed/MANIFEST.json"
-# Run from an empty directory with a config that knows only the installed copy (plus the venv's
-# bundled collections, which stand in for the Galaxy dependencies).
+# From here on, work in an empty directory with a config that knows only the installed copy (plus
+# the venv's bundled collections, which stand in for the Galaxy dependencies) - not the checkout.
 cd "$tmp"
 printf '[defaults]\ncollections_path = %s\n' "$tmp/collections" >"$tmp/ansible.cfg"
 export ANSIBLE_CONFIG="$tmp/ansible.cfg"
+echo ">> ansible-galaxy collection install (offline, into a temporary path)"
+ansible-galaxy collection install --offline --no-deps -p "$tmp/collections" "$tarball" >/dev/null
+installed="$tmp/collections/ansible_collections/hakit/heartbeat"
+test -f "$installed/MANIFEST.json" || { echo "install did not land in $installed" >&2; exit 1; }
 for pb in $(cd "$installed/playbooks" && ls ./*.yml | sed 's|^\./||;s|\.yml$||'); do
   echo ">> syntax-check hakit.heartbeat.$pb (installed copy)"
-  ansible-playbook -i localhost, --syntax-check "hakit.heartbeat.$pb" >/dev/null
+  ansible-playbook -i localhost, --syntax-check "hakit.heartbeat.$pb" >"$tmp/out" 2>&1 || { cat "$tmp/out" >&2; exit 1; }
 done
 echo ">> galaxy build/install/syntax-check OK"
