@@ -240,8 +240,10 @@ class HeartbeatCluster:
         return self.timed(name, ["systemctl", "start", "heartbeat"])
 
     def crash(self, name: str) -> float:
-        t = self.timed(name, ["systemctl", "kill", "--signal=SIGKILL", "heartbeat"])
-        # the machine is gone: its service (killed with the unit's cgroup) and its address
+        # the machine is gone: heartbeat, its service (killed with the unit's cgroup) and its address
+        t = self.timed(
+            name, ["sh", "-c", f"systemctl kill --signal=SIGKILL heartbeat; ip addr del {VIP}/24 dev eth0"]
+        )
         self.nodes[name].crash_node(VIP)
         wait_until(f"{name}: heartbeat dead", lambda: self.sh(name, "pgrep -x heartbeat", check=False)
                    .returncode != 0, 20, 0.2)  # fmt: skip

@@ -280,7 +280,8 @@ class Daemon:
         }
         old_wakeup = signal.set_wakeup_fd(self.wake_w.fileno(), warn_on_full_buffer=False)
         worker = threading.Thread(target=self._worker, name="hbagent-resources", daemon=True)
-        worker.start()
+        worker.start()  # before going realtime: the worker and the scripts it runs stay ordinary
+        self._go_realtime()
         self.log("info", f"Configuration validated. Starting hbagent {__version__} (heartbeat {HEARTBEAT_VERSION} "
                          f"protocol) on node {self.node}, generation {self.generation}")  # fmt: skip
         watchdog = sdnotify.watchdog_interval()
@@ -325,6 +326,19 @@ class Daemon:
             self.jobs.put(None)
             self._close(control, wake_r)
         return self.exit_code
+
+    def _go_realtime(self) -> None:
+        """ha.cf `realtime` (default on, as in 3.0.6): the event loop thread, and only it, runs
+        SCHED_RR at the lowest priority, so keepalives and death detection keep their pace on a busy
+        node. Linux applies the policy per thread; resource scripts never inherit it."""
+        value = str(self.ha_cf.get("realtime", "true")).lower()
+        if value not in ("true", "on", "yes", "y", "1") or not hasattr(os, "sched_setscheduler"):
+            return
+        try:
+            policy = os.SCHED_RR
+            os.sched_setscheduler(0, policy, os.sched_param(os.sched_get_priority_min(policy)))
+        except OSError as exc:
+            self.log("warning", f"Unable to set realtime scheduling: {exc.strerror or exc} (realtime off)")
 
     def _on_signal(self, signum, _frame) -> None:
         self.signals.append(signum)  # acted upon in the loop, not inside the handler

@@ -228,8 +228,9 @@ def hb_interface_networks(facts: dict, interface: str | None = None) -> list:
         addresses += [a for a in value.get("ipv4_secondaries") or [] if isinstance(a, dict)]
         for entry in addresses:
             if entry.get("address") and entry.get("netmask"):
-                net = ipaddress.IPv4Interface(f"{entry['address']}/{entry['netmask']}").network
-                networks.append(str(net))
+                net = str(ipaddress.IPv4Interface(f"{entry['address']}/{entry['netmask']}").network)
+                if net not in networks:  # a VIP is a secondary address of the same network
+                    networks.append(net)
     return networks
 
 

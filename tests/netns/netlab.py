@@ -78,14 +78,22 @@ PIDFILE = @PIDFILE@
 PORT = @PORT@
 
 
+def alive(pid):
+    # a killed server stays a zombie until its (adoptive) parent reaps it: that is not running
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
 def pid_running():
     try:
         with open(PIDFILE) as handle:
             pid = int(handle.read().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    return pid if alive(pid) else None
 
 
 def listening():
@@ -159,13 +167,9 @@ def stop():
     if pid:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.02)
-        else:
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
     try:
         os.unlink(PIDFILE)

@@ -287,6 +287,17 @@ def test_hb_interface_networks_reads_primary_and_secondary_addresses():
     assert hbf.hb_interface_networks(FACTS, "eth0") == ["10.213.40.0/24", "172.31.0.0/16"]
 
 
+def test_hb_interface_networks_lists_a_network_once():
+    facts = {
+        "eth0": {
+            "device": "eth0",
+            "ipv4": {"address": "10.0.0.11", "netmask": "255.255.255.0"},
+            "ipv4_secondaries": [{"address": "10.0.0.50", "netmask": "255.255.255.0"}],
+        }
+    }
+    assert hbf.hb_interface_networks(facts, "eth0") == ["10.0.0.0/24"]
+
+
 def test_hb_interface_networks_finds_the_device_by_name_not_by_fact_key():
     assert hbf.hb_interface_networks(FACTS, "eth1-2") == []
     assert hbf.hb_interface_networks(FACTS, "eth9") == []
