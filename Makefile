@@ -79,7 +79,7 @@ test: check galaxy netns interop molecule
 lab: venv images clean-lab
 	@bash scripts/lab.sh up
 
-lab-down: host
+lab-down: venv host
 	@bash scripts/lab.sh down
 
 bench-agent: venv agent images
