@@ -340,6 +340,7 @@ class Sample:
     total: int
     vip_absent: float
     vip_both: float
+    errors: list[str] = field(default_factory=list)  # the failed probes: "+<s after the event> <error>"
 
 
 @dataclass
@@ -398,9 +399,10 @@ def run_profile(impl: str, profile: Profile, reps: int, tmp: pathlib.Path, pyz: 
                 if outage is None:
                     raise BenchError(f"{kind}: {page!r} never served")
             else:
-                outage = netlab.outage(window, since)
+                outage = netlab.disruption(window, since)
             absent, both = monitor.windows(since, end)
-            result.samples.append(Sample(kind, outage, failed, len(window), absent, both))
+            errors = [f"+{r.t - since:.2f}s {r.err}" for r in window if not r.ok]
+            result.samples.append(Sample(kind, outage, failed, len(window), absent, both, errors))
             log(f"  {kind:<10} outage {outage:6.3f}s failed {failed:3d}/{len(window):<4d} "
                 f"vip absent {absent * 1000:7.1f}ms both {both * 1000:6.1f}ms")  # fmt: skip
 
@@ -542,6 +544,15 @@ def stat(values: list[float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(med)} ({fmt.format(min(values))}{EN_DASH}{fmt.format(max(values))})"
 
 
+def _loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
+LOAD_AT_START = _loadavg()
+
+
 def machine_info() -> list[str]:
     cpu = mem = "?"
     with contextlib.suppress(OSError, StopIteration):
@@ -558,6 +569,7 @@ def machine_info() -> list[str]:
         f"- command: `{' '.join(shlex.quote(a) for a in sys.argv)}` (repo at {rev or '?'} + working tree)",
         f"- machine: {cpu}, {os.cpu_count()} CPUs, {mem} RAM, kernel {platform.release()}",
         f"- Python {platform.python_version()} (agent: {netlab.PYTHON}), {podman}, Heartbeat image {IMAGE}",
+        f"- load average at the start: {LOAD_AT_START}, at the end: {_loadavg()} (other jobs share this machine)",
     ]
 
 
@@ -627,6 +639,14 @@ def report(runs: list[Run], idle: dict, profiles: list[Profile], args) -> str:
                     "met" if max(failed) == 0 else f"MISSED ({sum(failed)} failed in {len(failed)} moves)"
                 )
                 lines.append(f"- {run.impl} {run.profile}: 0 failed requests on {kind}: {verdict}")
+    planned = [(run, s) for run in runs if run.impl == "hbagent" for s in run.samples
+               if s.kind != "crash" and s.failed]  # fmt: skip
+    if planned:
+        lines += [
+            "",
+            "Failed requests during hbagent's make-before-break moves (time after the command, error):",
+        ]
+        lines += [f"- {run.profile} {s.kind}: {'; '.join(s.errors)}" for run, s in planned]
     lines += ["", "## Idle cost at keepalive 1 s", ""]
     if "error" in idle:
         lines.append(f"Error: {idle['error']}")

@@ -290,7 +290,10 @@ class PacketLink:
 
 
 class GarpAnnouncer:
-    """Sends `count` request/reply pairs in a background thread; cancel() stops it at once."""
+    """Sends `count` request/reply pairs; cancel() stops it at once. The first frame goes out in
+    start() itself, so that whoever started it knows the address has been announced when start()
+    returns (make-before-break relies on it: the giver lets go only after that); the rest follows
+    from a background thread."""
 
     def __init__(
         self, nic: str, ip: str, settings: ArpSettings, open_link=PacketLink, log: LogFn = _default_log
@@ -299,10 +302,22 @@ class GarpAnnouncer:
         self._open_link, self._log = open_link, log
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"garp-{ip}", daemon=True)
+        self._link = None
+        self._frames: list[bytes] = []
         self.frames_sent = 0
 
     def start(self) -> None:
-        self._thread.start()
+        try:
+            self._link = self._open_link(self.nic)
+        except OSError as exc:
+            self._log("warning", f"IPaddr: cannot send gratuitous ARP for {self.ip} on {self.nic}: {exc}")
+            return
+        mac = self._link.mac
+        self._frames = [arp_frame(ARP_REQUEST, mac, self.ip), arp_frame(ARP_REPLY, mac, self.ip)]
+        if self._send(0):
+            self._thread.start()
+        else:
+            self._link.close()
 
     def cancel(self, wait: float | None = 2.0) -> None:
         self._cancel.set()
@@ -310,32 +325,30 @@ class GarpAnnouncer:
             self._thread.join(wait)
 
     def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def _run(self) -> None:
+    def _send(self, index: int) -> bool:
         try:
-            link = self._open_link(self.nic)
-        except OSError as exc:
-            self._log("warning", f"IPaddr: cannot send gratuitous ARP for {self.ip} on {self.nic}: {exc}")
-            return
-        try:
-            frames = [arp_frame(ARP_REQUEST, link.mac, self.ip), arp_frame(ARP_REPLY, link.mac, self.ip)]
-            total = 2 * self.settings.count
-            for i in range(total):
-                if self._cancel.is_set():
-                    break
-                link.send(frames[i % 2])
-                self.frames_sent += 1
-                if i + 1 < total and self._cancel.wait(self.settings.interval):
-                    break
+            self._link.send(self._frames[index % 2])
         except OSError as exc:
             self._log("warning", f"IPaddr: gratuitous ARP for {self.ip} on {self.nic} failed: {exc}")
+            return False
+        self.frames_sent += 1
+        return True
+
+    def _run(self) -> None:
+        try:
+            total = 2 * self.settings.count
+            for i in range(1, total):
+                if self._cancel.wait(self.settings.interval) or not self._send(i):
+                    break
         finally:
-            link.close()
+            self._link.close()
 
 
 class AnnouncerRegistry:

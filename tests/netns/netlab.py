@@ -294,15 +294,16 @@ def between(results: list[ProbeResult], start: float, end: float | None = None) 
     return [r for r in results if r.t >= start and (end is None or r.t < end)]
 
 
-def outage(results: list[ProbeResult], since: float) -> float:
-    """Seconds from `since` (an event) to the first probe after which every probe succeeded; 0 when
-    nothing failed after the event."""
+def disruption(results: list[ProbeResult], since: float) -> float:
+    """Seconds from the first failed probe after `since` to the first probe after which every probe
+    succeeded (0 when none failed)."""
     after = between(results, since)
     failed = [i for i, r in enumerate(after) if not r.ok]
     if not failed:
         return 0.0
     recovered = next((r for r in after[failed[-1] + 1 :] if r.ok), None)
-    return (recovered.t if recovered else after[-1].t + after[-1].dt) - since
+    end = recovered.t if recovered else after[-1].t + after[-1].dt
+    return end - after[failed[0]].t
 
 
 def serving(results: list[ProbeResult], since: float, page: str) -> float | None:

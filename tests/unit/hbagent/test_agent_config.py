@@ -1,8 +1,10 @@
 """hbagent.conf (agent-only settings), reload planning and the systemd unit: pure functions."""
 
+import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -179,3 +181,24 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
                             text=True, timeout=60)  # fmt: skip
     problems = [line for line in result.stderr.splitlines() if "hbagent.service" in line]
     assert problems == [], result.stderr
+
+
+def test_check_config_checks_hbagent_conf(tmp_path):
+    conf = tmp_path / "ha.d"
+    conf.mkdir()
+    (conf / "ha.cf").write_text(HA_CF)
+    (conf / "haresources").write_text(HARESOURCES)
+    (conf / "authkeys").write_text("auth 3\n3 md5 secret\n")
+    (conf / "authkeys").chmod(0o600)
+    (conf / "hbagent.conf").write_text(f"make_before_break {VIP_GROUP}\n")
+
+    def check():
+        return subprocess.run([sys.executable, "-m", "hbagent", "check-config", str(conf)], capture_output=True,
+                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)  # fmt: skip
+
+    assert check().returncode == 0
+    (conf / "hbagent.conf").write_text("# web\nmake_before_break 10.0.0.51\n")
+    result = check()
+    assert result.returncode == 1
+    assert result.stdout == (f"{conf}/hbagent.conf:2: make_before_break [10.0.0.51]: the group holds Filesystem, "
+                             "which must never run on two nodes at once\n")  # fmt: skip

@@ -328,3 +328,16 @@ def test_vip_network_helpers_agree_with_ipaddress():
         assert runner.start().ok
         brd = ip.adds()[-1][ip.adds()[-1].index("brd") + 1]
         assert brd == str(ipaddress.ip_network(f"10.213.10.50/{bits}", strict=False).broadcast_address)
+
+
+def test_first_announcement_is_on_the_wire_when_start_returns():
+    """Make-before-break tells the giver to let go right after the taker's start: the first frame
+    must not wait for a thread to be scheduled."""
+    FakeLink.opened.clear()
+    announcer = GarpAnnouncer("eth0", "10.213.10.50", ArpSettings(count=10, interval=30.0), FakeLink)
+    announcer.start()
+    assert len(FakeLink.opened[0].frames) == 1  # no waiting
+    mac = bytes.fromhex("020000aabbcc")
+    assert FakeLink.opened[0].frames[0] == arp_frame(ARP_REQUEST, mac, "10.213.10.50")
+    announcer.cancel(wait=10)
+    assert FakeLink.opened[0].closed.is_set()
