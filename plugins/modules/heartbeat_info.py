@@ -20,16 +20,9 @@ options:
     description: Directory holding C(ha.cf), C(haresources) and C(authkeys).
     type: path
     default: /etc/ha.d
-  engine:
-    description:
-      - Which daemon to ask. C(auto) uses C(cl_status) when it is installed, else the agent.
-    type: str
-    choices: [auto, heartbeat, agent]
-    default: auto
-  agent_path:
-    description: Path of the hbagent zipapp, used when I(engine=agent).
-    type: path
-    default: /usr/local/lib/hakit/hbagent.pyz
+extends_documentation_fragment:
+  - hakit.heartbeat.engine
+  - ansible.builtin.action_common_attributes
 author:
   - hakit.heartbeat contributors
 attributes:
@@ -37,6 +30,8 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -84,13 +79,16 @@ config:
 """
 
 import os
-import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_config import (
     ConfigError,
     ConfigErrors,
     load_config,
+)
+from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_engine import (
+    ENGINE_ARGUMENT_SPEC,
+    resolve_engine,
 )
 
 NODE_STATUSES = ("active", "up", "init", "dead", "ping")
@@ -115,21 +113,6 @@ class StatusClient:
         return rc, out.strip()
 
 
-def _pick_engine(module):
-    engine = module.params["engine"]
-    cl_status = shutil.which("cl_status") or ("/usr/bin/cl_status" if os.path.exists("/usr/bin/cl_status") else None)
-    if engine == "auto":
-        engine = "heartbeat" if cl_status else "agent"
-    if engine == "heartbeat":
-        if not cl_status:
-            module.fail_json(msg="engine=heartbeat but cl_status is not installed (Debian package heartbeat)")
-        return engine, [cl_status]
-    agent = module.params["agent_path"]
-    if not os.path.exists(agent):
-        module.fail_json(msg=f"engine=agent but the agent is not installed at agent_path={agent}")
-    return engine, [module.get_bin_path("python3", required=True), agent, "cl-status"]
-
-
 def _local_addresses(module):
     rc, out, err = module.run_command(["ip", "-o", "-4", "addr", "show"])
     if rc != 0:
@@ -143,7 +126,7 @@ def gather(module):
         cluster = load_config(module.params["config_dir"])
     except (ConfigError, ConfigErrors) as exc:
         module.fail_json(msg=f"invalid Heartbeat configuration: {exc}")
-    engine, prefix = _pick_engine(module)
+    engine, prefix, _tools = resolve_engine(module)
     client = StatusClient(module, prefix)
     hb_rc, _ = client.ask("hbstatus")
     running = hb_rc == 0
@@ -201,8 +184,7 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "config_dir": {"type": "path", "default": "/etc/ha.d"},
-            "engine": {"type": "str", "default": "auto", "choices": ["auto", "heartbeat", "agent"]},
-            "agent_path": {"type": "path", "default": "/usr/local/lib/hakit/hbagent.pyz"},
+            **ENGINE_ARGUMENT_SPEC,
         },
         supports_check_mode=True,
     )

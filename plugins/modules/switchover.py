@@ -14,7 +14,7 @@ description:
   - Runs on the node whose share of the resources should change. Uses Heartbeat's own
     C(hb_takeover)/C(hb_standby) (Debian's C(heartbeat)) or C(hbagent takeover)/C(hbagent standby),
     then waits until C(cl_status rscstatus) says the node holds what was asked.
-  - Idempotent: nothing is run when the node already holds what was asked.
+  - Idempotent, nothing is run when the node already holds what was asked.
 options:
   hold:
     description:
@@ -24,19 +24,13 @@ options:
     type: str
     choices: [all, local, none]
     default: all
-  engine:
-    description: Which daemon drives the move. C(auto) uses Heartbeat's tools when installed, else the agent.
-    type: str
-    choices: [auto, heartbeat, agent]
-    default: auto
-  agent_path:
-    description: Path of the hbagent zipapp, used when I(engine=agent).
-    type: path
-    default: /usr/local/lib/hakit/hbagent.pyz
   timeout:
     description: Seconds to wait for the move to complete before failing.
     type: int
     default: 60
+extends_documentation_fragment:
+  - hakit.heartbeat.engine
+  - ansible.builtin.action_common_attributes
 author:
   - hakit.heartbeat contributors
 attributes:
@@ -44,6 +38,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -78,13 +74,14 @@ elapsed:
   returned: always
 """
 
-import os
-import shutil
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_engine import (
+    ENGINE_ARGUMENT_SPEC,
+    resolve_engine,
+)
 
-TOOL_DIRS = ("/usr/share/heartbeat", "/usr/lib/heartbeat", "/usr/libexec/heartbeat")
 # rscstatus now -> the (tool, argument) steps that reach each target
 PLAN = {
     "all": {"none": [("takeover", "all")], "local": [("takeover", "foreign")], "foreign": [("takeover", "local")]},
@@ -92,30 +89,6 @@ PLAN = {
     "local": {"all": [("standby", "foreign")], "none": [("takeover", "local")],
               "foreign": [("takeover", "local"), ("standby", "foreign")]},
 }
-
-
-def _heartbeat_tool(name):
-    for directory in TOOL_DIRS:
-        path = os.path.join(directory, f"hb_{name}")
-        if os.access(path, os.X_OK):
-            return [path]
-    return None
-
-
-def _commands(module):
-    engine = module.params["engine"]
-    cl_status = shutil.which("cl_status")
-    if engine == "auto":
-        engine = "heartbeat" if cl_status else "agent"
-    if engine == "heartbeat":
-        tools = {name: _heartbeat_tool(name) for name in ("standby", "takeover")}
-        if not cl_status or None in tools.values():
-            module.fail_json(msg="engine=heartbeat but cl_status/hb_standby/hb_takeover are not installed")
-        return [cl_status], tools
-    agent = [module.get_bin_path("python3", required=True), module.params["agent_path"]]
-    if not os.path.exists(agent[1]):
-        module.fail_json(msg=f"engine=agent but the agent is not installed at agent_path={agent[1]}")
-    return [*agent, "cl-status"], {"standby": [*agent, "standby"], "takeover": [*agent, "takeover"]}
 
 
 def _rscstatus(module, status_cmd):
@@ -129,14 +102,13 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "hold": {"type": "str", "default": "all", "choices": ["all", "local", "none"]},
-            "engine": {"type": "str", "default": "auto", "choices": ["auto", "heartbeat", "agent"]},
-            "agent_path": {"type": "path", "default": "/usr/local/lib/hakit/hbagent.pyz"},
+            **ENGINE_ARGUMENT_SPEC,
             "timeout": {"type": "int", "default": 60},
         },
         supports_check_mode=True,
     )
     hold = module.params["hold"]
-    status_cmd, tools = _commands(module)
+    _engine, status_cmd, tools = resolve_engine(module)
     started = time.monotonic()
     before = _rscstatus(module, status_cmd)
     deadline = started + module.params["timeout"]

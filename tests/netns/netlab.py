@@ -203,6 +203,16 @@ import json, select, socket, sys, threading, time
 vip, port, interval, timeout, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 lock = threading.Lock()
 
+def complete(data):
+    head, sep, payload = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(payload) >= int(value)
+    return False
+
 def probe(n):
     start = time.monotonic()
     ok, body, err = False, "", ""
@@ -210,7 +220,7 @@ def probe(n):
         with socket.create_connection((vip, port), timeout=timeout) as sock:
             sock.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
             data = b""
-            while True:
+            while not complete(data):  # as HTTP clients do: Content-Length bytes, else until EOF
                 left = timeout - (time.monotonic() - start)
                 if left <= 0:
                     raise TimeoutError("timed out")
