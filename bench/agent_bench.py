@@ -16,14 +16,16 @@ had to wait for a SYN retransmission counts as failed).
 
 Per repetition, web1 (preferred) and web2:
   crash      web1's daemon is SIGKILLed and the node "dies" (its web service killed, its VIP removed):
-             time from the kill to the first page from web2, and failed requests
+             time from the kill to the first page from web2, and failed requests. In steady state: web1
+             has been up for 5.5 s + one keepalive at least (in its first 5 s a node advertises deadtime
+             + 2 s, §9.1, as Heartbeat does)
   failback   web1 starts again; auto_failback on moves the group back: failed requests, disruption
   graceful   web1 is stopped (SIGTERM / systemctl stop heartbeat): failed requests, disruption
   failback   web1 starts again (second failback sample)
   switchover web1 `standby all` (hb_standby all), then web2 `standby failback` (hb_standby foreign):
              failed requests, disruption (two samples)
 "disruption" = from the first failed request to the first request after which none failed (0 when
-none failed). `ip monitor` on both nodes also gives how long the VIP was on no node / on both.
+none failed; a move's own duration is not a disruption). `ip monitor` on both nodes also gives how long the VIP was on no node / on both.
 Then both implementations idle for --idle-seconds at keepalive 1 s: RSS and CPU from /proc.
 
 Usage: .venv/bin/python bench/agent_bench.py [--reps 5] [--tutorial-reps 3] [--impls hbagent,hbagent-plain,
@@ -66,6 +68,9 @@ PAGES = {"web1": PRINCIPAL, "web2": SECONDAIRE}
 IMAGE = os.environ.get("HAKIT_IMAGE_HEARTBEAT", "localhost/hakit-heartbeat:bookworm")
 LABEL = "io.hakit.lab=bench"
 HB_SHARE = "/usr/share/heartbeat"
+# A node advertises deadtime + 2 s in its first 5 s (spec §9.1): crash it only once the peer has had a
+# status with the plain deadtime, i.e. 5 s + one keepalive (+ slack) after its start.
+STEADY_AFTER_START_S = 5.5
 
 
 @dataclass
@@ -79,6 +84,11 @@ class Profile:
 
 def timings(keepalive: str, warntime: str, deadtime: str, initdead: str) -> str:
     return f"keepalive {keepalive}\nwarntime {warntime}\ndeadtime {deadtime}\ninitdead {initdead}"
+
+
+def keepalive_of(text: str) -> float:
+    value = re.search(r"^keepalive (\S+)", text, re.M).group(1)
+    return float(value[:-2]) / 1000 if value.endswith("ms") else float(value)
 
 
 def deadtime_of(text: str) -> float:
@@ -410,8 +420,11 @@ def run_profile(impl: str, profile: Profile, reps: int, tmp: pathlib.Path, pyz: 
         cluster.start("web1")
         cluster.start("web2")
         settle("web1 serving at start", PRINCIPAL, {"web1": "local", "web2": "local"})
+        web1_started = time.monotonic()
         for rep in range(1, reps + 1):
             log(f"{cluster.label}, profile {profile.name}: repetition {rep}/{reps}")
+            steady_at = web1_started + STEADY_AFTER_START_S + keepalive_of(timing)
+            time.sleep(max(0.0, steady_at - time.monotonic()))
             t = cluster.crash("web1")
             settle("web2 serving after the crash", SECONDAIRE, {"web2": "all"})
             window("crash", t, SECONDAIRE)
@@ -421,7 +434,7 @@ def run_profile(impl: str, profile: Profile, reps: int, tmp: pathlib.Path, pyz: 
             t = cluster.graceful_stop("web1")
             settle("web2 serving after the graceful stop", SECONDAIRE, {"web2": "all"})
             window("graceful", t)
-            t = cluster.start("web1")
+            t = web1_started = cluster.start("web1")
             settle("failback after the graceful stop", PRINCIPAL, {"web1": "local", "web2": "local"})
             window("failback", t)
             t = cluster.standby("web1", "all")
@@ -586,7 +599,8 @@ def report(runs: list[Run], idle: dict, profiles: list[Profile], args) -> str:
     lines += machine_info()
     lines += ["", "Lab and method: see the docstring of `bench/agent_bench.py`. Probe: HTTP GET of the VIP every "
               "100 ms from a client namespace, new connection each, 1 s timeout. Values: median (min-max) over "
-              "n samples. hbagent runs with `make_before_break` for the web group.", ""]  # fmt: skip
+              "n samples. \"hbagent\" runs with `make_before_break` for the web group (hbagent.conf), "
+              "\"hbagent plain\" without it (Heartbeat's own break-before-make moves).", ""]  # fmt: skip
     lines += [
         "## Timings",
         "",

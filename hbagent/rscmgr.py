@@ -695,7 +695,11 @@ class ResourceManager:
         dest = fields.get("dest")
         if dest is not None and dest.lower() != self.me:
             return
-        self.peer_heard = True  # liveness itself comes from membership (peer_status/peer_dead)
+        self.peer_heard = True  # liveness itself comes from membership (peer_status/peer_dead)...
+        if not self.peer_alive and not (self._dead_pending or self._dead_handled):
+            # ...but a peer that restarted may finish a whole handshake (even a failback) before its
+            # next keepalive tells membership its status: what it sends proves it is alive
+            self.peer_alive = True
         mtype = fields.get("t", "")
         if MBB_FIELD in fields or mtype == MBB_TYPE:
             self.peer_is_hbagent = True

@@ -572,3 +572,32 @@ def test_done_reports_must_match_the_outstanding_action():
         node.mgr.release_done([A_GROUP], True)
     with pytest.raises(RuntimeError, match="outstanding acquire"):
         node.mgr.acquire_done([B_GROUP], True)
+
+
+def test_a_peer_that_talks_before_its_first_status_counts_as_alive():
+    """web1 restarts; web2's acks bring comm-up and the whole failback happens before web2's next
+    keepalive: web1 must still accept a standby (here: the graceful-stop handover) right after."""
+    c = settled(MBB_GROUPS, mbb_groups=[MBB_KEY])
+    c.crash("web1")
+    c.deliver()
+    c.replace("web1", mbb_groups=[MBB_KEY])
+    c.alive["web1"] = True
+    c.act("web2", lambda m: m.peer_status("web1", "up"))
+    c.act("web1", lambda m: m.comm_up())  # no peer_status("web2", ...) on web1's side yet
+    c.deliver()
+    assert held(c, "web1") == [MBB_KEY]  # the failback happened
+    mark = c.mark()
+    c.act("web1", lambda m: m.shutdown())
+    c.deliver()
+    assert ("web2", ("acquire", (MBB_KEY,), "ip")) in c.since(mark)  # handed over make-before-break
+    assert not any("not alive" in e.text for e in c["web1"].logs)
+
+
+def test_a_late_message_from_a_dead_peer_does_not_revive_it():
+    c = settled(SPEC_GROUPS)
+    c.crash("web2")
+    assert not c["web1"].mgr.peer_alive
+    c.act(
+        "web1", lambda m: m.message("web2", msg("t=resource", "rsc_hold=local", "rtype=full", "isstable=1"))
+    )
+    assert not c["web1"].mgr.peer_alive
