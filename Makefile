@@ -59,7 +59,7 @@ dist/hbagent.pyz: $(shell find hbagent plugins/module_utils -name '*.py' 2>/dev/
 galaxy: venv
 	@bash scripts/galaxy-check.sh
 
-netns: venv agent
+netns: venv agent images
 	@$(PYTEST) -q tests/netns
 
 interop: venv agent images
@@ -73,7 +73,7 @@ molecule-trixie: venv images clean-lab
 
 molecule: molecule-bookworm molecule-trixie
 
-test: check galaxy netns interop molecule
+test: clean-lab check galaxy netns interop molecule
 
 # -- the lab -------------------------------------------------------------------------------------
 lab: venv images clean-lab
