@@ -167,6 +167,10 @@ class AgentCluster:
         node = self.nodes[name]
         return node.rscstatus() if node.running() else None
 
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {n} (hbagent log, last lines)\n" + "\n".join(node.log().splitlines()[-25:])
+                         for n, node in self.nodes.items())  # fmt: skip
+
     def pids(self, name: str) -> list[int]:
         node = self.nodes[name]
         return [node.process.pid] if node.running() else []
@@ -266,6 +270,13 @@ class HeartbeatCluster:
     def standby(self, name: str, which: str) -> float:
         return self.timed(name, [f"{HB_SHARE}/hb_standby", "foreign" if which == "failback" else which])
 
+    def diagnostics(self) -> str:
+        out = []
+        for n in self.nodes:
+            log = self.sh(n, "tail -n 40 /var/log/ha-log 2>&1; cl_status rscstatus 2>&1", check=False).stdout
+            out.append(f"--- {n} (ha-log, last lines; rscstatus)\n{log}")
+        return "\n".join(out)
+
     def rscstatus(self, name: str) -> str | None:
         result = self.sh(name, "cl_status rscstatus", check=False, timeout=30)
         return result.stdout.strip() if result.returncode == 0 else None
@@ -361,6 +372,7 @@ class Run:
     deadtime_s: float
     samples: list[Sample] = field(default_factory=list)
     error: str | None = None
+    diagnostics: str = ""
     seconds: float = 0.0
 
 
@@ -446,6 +458,9 @@ def run_profile(impl: str, profile: Profile, reps: int, tmp: pathlib.Path, pyz: 
     except (BenchError, subprocess.SubprocessError, OSError) as exc:
         result.error = str(exc)
         log(f"ERROR: {exc}")
+        with contextlib.suppress(BenchError, subprocess.SubprocessError, OSError):
+            result.diagnostics = cluster.diagnostics()
+            log(result.diagnostics)
     finally:
         if probe is not None:
             probe.stop()
