@@ -9,7 +9,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 PYTEST  := $(VENV)/bin/python -m pytest
 
 .PHONY: help venv host images lint unit check agent galaxy netns interop molecule molecule-bookworm \
-        molecule-trixie test lab lab-down clean-lab bench-agent
+        molecule-trixie test lab lab-down clean-tests bench-agent
 
 help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running)"
@@ -36,8 +36,10 @@ images: host
 	@bash scripts/image/build.sh trixie
 	@bash scripts/image/build-heartbeat.sh
 
-clean-lab: host
-	@bash scripts/lab-clean.sh
+# Each entry point removes only what its own suites left (label io.hakit.lab=<suite>, scripts/suites.sh):
+# `make test` never touches a running `make lab` or bench, nor they a test run.
+clean-tests: host
+	@bash scripts/lab-clean.sh --tests
 
 # -- fast loop -----------------------------------------------------------------------------------
 lint: venv
@@ -65,18 +67,21 @@ netns: venv agent images
 interop: venv agent images
 	@$(PYTEST) -q tests/interop
 
-molecule-bookworm: venv images clean-lab
+molecule-bookworm: venv images
+	@bash scripts/lab-clean.sh mol-bookworm
 	@molecule test -s default
 
-molecule-trixie: venv images clean-lab
+molecule-trixie: venv images
+	@bash scripts/lab-clean.sh mol-trixie
 	@molecule test -s trixie
 
 molecule: molecule-bookworm molecule-trixie
 
-test: clean-lab check galaxy netns interop molecule
+test: clean-tests check galaxy netns interop molecule
 
 # -- the lab -------------------------------------------------------------------------------------
-lab: venv images clean-lab
+lab: venv images
+	@bash scripts/lab-clean.sh lab
 	@bash scripts/lab.sh up
 
 lab-down: venv host

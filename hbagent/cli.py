@@ -11,7 +11,7 @@ import stat
 import sys
 import time
 
-from . import HEARTBEAT_VERSION, __version__, agentconf, systemd_unit
+from . import HEARTBEAT_VERSION, __version__, agentconf, state, systemd_unit
 from . import config as hbconfig
 from .daemon import DEFAULT_CONFIG_DIR, DEFAULT_STATE_DIR, SOCKET_NAME, Daemon, StartupError
 
@@ -23,6 +23,15 @@ CL_STATUS_TIMEOUT = 5.0  # cl_status' global alarm
 
 def _state_dir(value: str | None) -> str:
     return value or os.environ.get("HBAGENT_STATE_DIR") or DEFAULT_STATE_DIR
+
+
+def _heartbeat_state_dir(args) -> str | None:
+    """Heartbeat's /var/lib/heartbeat for a node's default state; a test's own --state-dir stands alone."""
+    if args.heartbeat_state_dir is not None:
+        return args.heartbeat_state_dir or None
+    if args.state_dir is None and not os.environ.get("HBAGENT_STATE_DIR"):
+        return state.HEARTBEAT_STATE_DIR
+    return None
 
 
 def control_request(state_dir: str, payload: dict, timeout: float = CL_STATUS_TIMEOUT) -> dict:
@@ -319,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--state-dir", default=None, help=f"generation, uuid, control socket (default {DEFAULT_STATE_DIR})"
     )
+    run.add_argument(
+        "--heartbeat-state-dir", default=None, metavar="DIR",
+        help=f"Heartbeat's state directory, whose hb_generation/hb_uuid are shared so that the node can switch "
+             f"engines (default {state.HEARTBEAT_STATE_DIR} with the default --state-dir, else none; '' = none)",
+    )  # fmt: skip
     run.add_argument("--node", help="this node's name (default: <config-dir>/nodeinfo, else uname -n)")
     run.add_argument(
         "--no-resources", action="store_true", help="membership only: never start or stop resources"
@@ -425,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         try:
             daemon = Daemon(args.config_dir, _state_dir(args.state_dir), args.node,
-                            manage_resources=not args.no_resources, debug=args.debug)  # fmt: skip
+                            manage_resources=not args.no_resources, debug=args.debug,
+                            heartbeat_state_dir=_heartbeat_state_dir(args))  # fmt: skip
         except StartupError as exc:
             print(str(exc), file=sys.stderr)
             return 1

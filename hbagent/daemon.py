@@ -12,7 +12,8 @@
   membership or the resources change, RELOADING=1/READY=1 around a reload, STOPPING=1 on shutdown,
   WATCHDOG=1 from the event loop every WATCHDOG_USEC/2.
 * SIGTERM/SIGINT: graceful stop, resources handed to the peer first (spec §8.8; rscmgr).
-* State: <state-dir>/hb_generation (strictly increasing per start) and hb_uuid (16 bytes).
+* State: hb_generation (strictly increasing per start) and hb_uuid (16 bytes) in <state-dir> and in
+  Heartbeat's own /var/lib/heartbeat (state.py), so the node can switch engines either way.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import HEARTBEAT_VERSION, __version__, agentconf, reload, sdnotify
+from . import HEARTBEAT_VERSION, __version__, agentconf, reload, sdnotify, state
 from . import config as hbconfig
 from .membership import CommUp, Delivered, Log, Membership, NodeStatusChanged, Transmit
 from .transport import Transport, TransportError
@@ -40,8 +41,6 @@ from .wire import T_STRING, Message
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/hbagent"
 SOCKET_NAME = "hbagent.sock"
-GENERATION_FILE = "hb_generation"
-UUID_FILE = "hb_uuid"
 MAX_REQUEST = 4096
 FINAL_STATUSES = 2  # after shutdone, as 3.0.6 does (spec 8.8)
 
@@ -63,45 +62,6 @@ class StartupError(RuntimeError):
 
 # --------------------------------------------------------------------------------------------
 # persistent state and identity
-
-
-def next_generation(state_dir: str, now: float | None = None) -> int:
-    """Read, increment, write back (fsync) the generation: strictly larger at every start."""
-    path = os.path.join(state_dir, GENERATION_FILE)
-    saved = 0
-    with contextlib.suppress(FileNotFoundError, ValueError), open(path) as handle:
-        saved = int(handle.read().strip() or 0)
-    generation = max(saved + 1, int(time.time() if now is None else now))
-    _write_atomic(path, b"%15d\n" % generation)
-    return generation
-
-
-def load_uuid(state_dir: str) -> bytes:
-    path = os.path.join(state_dir, UUID_FILE)
-    with contextlib.suppress(FileNotFoundError):
-        with open(path, "rb") as handle:
-            data = handle.read()
-        if len(data) == 16:
-            return data
-    data = os.urandom(16)
-    _write_atomic(path, data)
-    return data
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def local_node_name(config_dir: str, override: str | None = None) -> str:
@@ -195,7 +155,7 @@ class _Pending:
 class Daemon:
     def __init__(self, config_dir: str = DEFAULT_CONFIG_DIR, state_dir: str = DEFAULT_STATE_DIR,
                  node: str | None = None, *, manage_resources: bool = True, debug: bool = False,
-                 stream=None):  # fmt: skip
+                 stream=None, heartbeat_state_dir: str | None = None):  # fmt: skip
         try:
             self.cluster = hbconfig.load_config(config_dir)
             self.agent_conf = agentconf.load_agent_conf(config_dir, self.cluster.resources)
@@ -218,10 +178,13 @@ class Daemon:
         self.log = HeartbeatLog(self.node, stream, self.ha_cf.logfile, self.ha_cf.debugfile, debug)
         try:
             os.makedirs(state_dir, mode=0o700, exist_ok=True)
-            self.generation = next_generation(state_dir)
-            self.uuid = load_uuid(state_dir)
+            if heartbeat_state_dir:
+                os.makedirs(heartbeat_state_dir, mode=0o755, exist_ok=True)
+            self.generation = state.next_generation(state_dir, heartbeat_state_dir)
+            self.uuid = state.load_uuid(state_dir, heartbeat_state_dir)
         except OSError as exc:
-            raise StartupError(f"state directory {state_dir}: {exc.strerror or exc}") from None
+            where = exc.filename or state_dir
+            raise StartupError(f"state directory {where}: {exc.strerror or exc}") from None
         self.membership = Membership(self.ha_cf, self.cluster.authkeys, self.node, self.uuid, self.generation,
                                      loadavg=_loadavg)  # fmt: skip
         self.resources = self._resource_manager() if manage_resources else None

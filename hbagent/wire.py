@@ -1,6 +1,6 @@
 """Heartbeat 3.0.6 message codec: message model, netstring and classic encodings, authentication.
 
-Spec: shared/spec/heartbeat-wire-protocol.md sections 2-4.  What a 3.0.6 node sends, and what
+Spec: docs/heartbeat-wire-protocol.md sections 2-4.  What a 3.0.6 node sends, and what
 this module sends: netstring fields with "(N)" type tags, the classic `auth` field last, then a
 trailing auth netstring over everything from "###\\n" through "%%%\\n".
 """

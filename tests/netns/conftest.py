@@ -7,6 +7,7 @@ process, when the fixture ends, whatever the outcome.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
 
@@ -34,7 +35,8 @@ def agent_pyz(tmp_path_factory, netns_ok) -> pathlib.Path:
 
 @pytest.fixture
 def lab(tmp_path, agent_pyz):
-    lab = netlab.Lab(tmp_path, agent_pyz)
+    # HAKIT_NETNS_PREFIX: a run of its own (e.g. beside `make test`, which removes hakit-nt-*)
+    lab = netlab.Lab(tmp_path, agent_pyz, prefix=os.environ.get("HAKIT_NETNS_PREFIX", "hakit-nt"))
     try:
         yield lab
     finally:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hbagent import cli, daemon
+from hbagent import cli, daemon, state
 from hbagent.config import parse_ha_cf
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -23,23 +23,54 @@ LAB_HA_CF = "logfile /dev/null\nkeepalive 2\ndeadtime 10\nbcast eth0\nnode web1 
 
 
 def test_generation_strictly_increases_and_is_stored_like_heartbeat(tmp_path):
-    first = daemon.next_generation(str(tmp_path), now=1000)
+    first = state.next_generation(str(tmp_path), now=1000)
     assert first == 1000
     raw = (tmp_path / "hb_generation").read_bytes()
     assert raw == b"%15d\n" % 1000 and len(raw) == 16
-    assert daemon.next_generation(str(tmp_path), now=1000) == 1001  # same second: still larger
-    assert daemon.next_generation(str(tmp_path), now=900) == 1002  # clock went back: still larger
-    assert daemon.next_generation(str(tmp_path), now=5000) == 5000
+    assert state.next_generation(str(tmp_path), now=1000) == 1001  # same second: still larger
+    assert state.next_generation(str(tmp_path), now=900) == 1002  # clock went back: still larger
+    assert state.next_generation(str(tmp_path), now=5000) == 5000
     (tmp_path / "hb_generation").write_text("garbage\n")
-    assert daemon.next_generation(str(tmp_path), now=7000) == 7000
+    assert state.next_generation(str(tmp_path), now=7000) == 7000
+
+
+def test_generation_is_shared_with_heartbeat_so_a_rollback_never_goes_back(tmp_path):
+    agent_dir, heartbeat_dir = tmp_path / "hbagent", tmp_path / "heartbeat"
+    agent_dir.mkdir(), heartbeat_dir.mkdir()
+    # Heartbeat ran first: its counter started at its first start and grew by one per start
+    (heartbeat_dir / "hb_generation").write_bytes(b"%15d\n" % 500)
+    first = state.next_generation(str(agent_dir), str(heartbeat_dir), now=400)
+    assert first == 501
+    # the agent then ran on a later clock; Heartbeat's next start (its file + 1) must be above it
+    second = state.next_generation(str(agent_dir), str(heartbeat_dir), now=9000)
+    assert second == 9000
+    assert (heartbeat_dir / "hb_generation").read_bytes() == b"%15d\n" % 9000
+    heartbeat_next = int((heartbeat_dir / "hb_generation").read_text()) + 1  # what 3.0.6 would use
+    assert heartbeat_next > second
+    # and after Heartbeat ran again (it writes its own counter), the agent continues above it
+    (heartbeat_dir / "hb_generation").write_bytes(b"%15d\n" % heartbeat_next)
+    assert state.next_generation(str(agent_dir), str(heartbeat_dir), now=100) == heartbeat_next + 1
 
 
 def test_uuid_is_persistent_16_bytes(tmp_path):
-    first = daemon.load_uuid(str(tmp_path))
-    assert len(first) == 16 and daemon.load_uuid(str(tmp_path)) == first
+    first = state.load_uuid(str(tmp_path))
+    assert len(first) == 16 and state.load_uuid(str(tmp_path)) == first
     (tmp_path / "hb_uuid").write_bytes(b"short")
-    replaced = daemon.load_uuid(str(tmp_path))
+    replaced = state.load_uuid(str(tmp_path))
     assert len(replaced) == 16 and (tmp_path / "hb_uuid").read_bytes() == replaced
+
+
+def test_uuid_is_heartbeats_own_when_the_node_ran_heartbeat_before(tmp_path):
+    agent_dir, heartbeat_dir = tmp_path / "hbagent", tmp_path / "heartbeat"
+    agent_dir.mkdir(), heartbeat_dir.mkdir()
+    (agent_dir / "hb_uuid").write_bytes(b"A" * 16)
+    (heartbeat_dir / "hb_uuid").write_bytes(b"H" * 16)
+    assert state.load_uuid(str(agent_dir), str(heartbeat_dir)) == b"H" * 16
+    assert (agent_dir / "hb_uuid").read_bytes() == b"H" * 16
+    # a node that never ran Heartbeat gives Heartbeat the agent's uuid, for a later switch
+    (heartbeat_dir / "hb_uuid").unlink()
+    assert state.load_uuid(str(agent_dir), str(heartbeat_dir)) == b"H" * 16
+    assert (heartbeat_dir / "hb_uuid").read_bytes() == b"H" * 16
 
 
 def test_local_node_name(tmp_path):

@@ -536,7 +536,7 @@ def test_snapshot():
 
 
 def test_real_heartbeat_packets_drive_the_state_machine():
-    path = pathlib.Path(__file__).resolve().parents[4] / "shared/spec/heartbeat-test-vectors.json"
+    path = pathlib.Path(__file__).resolve().parents[2] / "data/heartbeat-test-vectors.json"
     vectors = json.loads(path.read_text())["vectors"]
     from_web1 = [base64.b64decode(v["packet_b64"]) for v in vectors if v["type"] == "status"]
     from_web1 = [p for p in from_web1 if wire.decode(p)["src"] == "web1"]

@@ -12,10 +12,9 @@ from hbagent import wire
 from hbagent.config import AuthKeys
 from hbagent.wire import T_BINARY, T_COMPRESSED, T_LIST, T_STRING, T_STRUCT, Message, WireError
 
-VECTORS_PATH = pathlib.Path("/work/shared/spec/heartbeat-test-vectors.json")
-if not VECTORS_PATH.exists():  # the spec lives next to the repository in the shared area
-    VECTORS_PATH = pathlib.Path(__file__).resolve().parents[4] / "shared/spec/heartbeat-test-vectors.json"
-VECTORS = json.loads(VECTORS_PATH.read_text())["vectors"] if VECTORS_PATH.exists() else []
+# packets captured from real Heartbeat 3.0.6 nodes, kept in the repository as test data
+VECTORS_PATH = pathlib.Path(__file__).resolve().parents[2] / "data/heartbeat-test-vectors.json"
+VECTORS = json.loads(VECTORS_PATH.read_text())["vectors"]
 LAB_KEYS = {3: ("md5", b"mot_de_passe"), 1: ("crc", None), 2: ("sha1", b"mot_de_passe")}
 
 
