@@ -12,7 +12,8 @@ PYTEST  := $(VENV)/bin/python -m pytest
         molecule-trixie test lab lab-down clean-tests bench-agent
 
 help:
-	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running)"
+	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running);"
+	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2"
 	@echo "make lab-down   remove everything the lab created"
 	@echo "make check      fast loop: lint + unit tests"
 	@echo "make test       everything CI runs: check, agent, galaxy build/install, netns, interop, molecule"
@@ -80,9 +81,10 @@ molecule: molecule-bookworm molecule-trixie
 test: clean-tests check galaxy netns interop molecule
 
 # -- the lab -------------------------------------------------------------------------------------
+ENGINE ?= heartbeat
 lab: venv images
 	@bash scripts/lab-clean.sh lab
-	@bash scripts/lab.sh up
+	@ENGINE=$(ENGINE) bash scripts/lab.sh up
 
 lab-down: venv host
 	@bash scripts/lab.sh down

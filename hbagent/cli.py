@@ -256,7 +256,7 @@ def check_config(args, out=None, err=None) -> int:
         with open(path, "rb") as handle:
             return handle.read().decode("utf-8", "surrogateescape"), os.fstat(handle.fileno()).st_mode
 
-    single = args.ha_cf or args.haresources or args.authkeys
+    single = args.ha_cf or args.haresources or args.authkeys or args.hbagent_conf
     if single and args.directory:
         print("check-config: give a directory or single files, not both", file=err)
         return 2
@@ -278,6 +278,14 @@ def check_config(args, out=None, err=None) -> int:
         text, mode = attempt(read, args.authkeys) or (None, None)
         if text is not None:
             attempt(hbconfig.parse_authkeys, text, args.authkeys, stat.S_IMODE(mode))
+    if args.hbagent_conf:
+        groups = []
+        if args.haresources_from:
+            text, _ = attempt(read, args.haresources_from) or (None, None)
+            groups = (attempt(hbconfig.parse_haresources, text, args.haresources_from) or []) if text else []
+        text, _ = attempt(read, args.hbagent_conf) or (None, None)
+        if text is not None:
+            attempt(agentconf.parse_agent_conf, text, args.hbagent_conf, groups)
     if not single:
         cluster = attempt(hbconfig.load_config, args.directory or DEFAULT_CONFIG_DIR)
         if cluster is not None:
@@ -355,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--nodes-from", metavar="HA_CF", help="check haresources node names against this ha.cf"
     )
     check.add_argument("--authkeys", metavar="FILE")
+    check.add_argument("--hbagent-conf", metavar="FILE", help="the agent-only hbagent.conf")
+    check.add_argument(
+        "--haresources-from", metavar="FILE", help="check hbagent.conf's group keys against this haresources"
+    )
     check.add_argument("--node", help="also check that this node is listed in ha.cf")
 
     for name, text in (("standby", "give resources to the peer (hb_standby [all|local|foreign|failback])"),
@@ -450,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         if args.nodes_from and not args.haresources:
             print("check-config: --nodes-from goes with --haresources", file=sys.stderr)
+            return 2
+        if args.haresources_from and not args.hbagent_conf:
+            print("check-config: --haresources-from goes with --hbagent-conf", file=sys.stderr)
             return 2
         return check_config(args)
     if args.command == "print-unit":

@@ -28,8 +28,9 @@ sys.exit(main())
 
 def package_files() -> list[pathlib.Path]:
     files = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if "__pycache__" in path.parts:
+    # the modules, and the data they read with pkgutil.get_data (the systemd unit template)
+    for path in sorted([*PACKAGE.rglob("*.py"), *(PACKAGE / "data").rglob("*")]):
+        if "__pycache__" in path.parts or path.is_dir():
             continue
         if not path.exists():  # a dangling symlink would ship a broken agent
             raise SystemExit(f"build-agent: {path} is a broken symlink")

@@ -3,8 +3,10 @@
 #   lab.sh up     create network + containers, deploy playbooks/site.yml, run the four-case drill
 #                 (report in build/lab-report.md); the cluster is left running.
 #   lab.sh down   remove the lab's containers and network.
-# Image: HAKIT_IMAGE_BOOKWORM (default localhost/hakit-debian:bookworm). Extra arguments go to
-# ansible-playbook (e.g. -v, -e lab_drill_graceful=false).
+# ENGINE=heartbeat (default: the tutorial's cluster), agent (hbagent on both nodes) or mixed (Heartbeat on
+# the primary, hbagent on the other); the report is build/lab-report.md, build/lab-agent-report.md or
+# build/lab-mixed-report.md. Image: HAKIT_IMAGE_BOOKWORM (default localhost/hakit-debian:bookworm).
+# Extra arguments go to ansible-playbook (e.g. -v, -e lab_drill_graceful=false).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -13,6 +15,11 @@ export ANSIBLE_CONFIG="$root/ansible.cfg"
 export ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 playbook=${ANSIBLE_PLAYBOOK:-$root/.venv/bin/ansible-playbook}
 inventory=$root/inventories/lab/hosts.yml
+engine=${ENGINE:-heartbeat}
+case $engine in
+  heartbeat | agent | mixed) ;;
+  *) echo "ENGINE must be heartbeat, agent or mixed, not '$engine'" >&2; exit 2 ;;
+esac
 
 step() { # step <title> <playbook> [args...]: run one playbook, say how long it took
   local title=$1 started=$SECONDS
@@ -26,9 +33,11 @@ case ${1:-} in
   up)
     shift
     step "lab: network and containers" playbooks/lab_create.yml "$@"
-    step "lab: deploy playbooks/site.yml" playbooks/site.yml "$@"
-    step "lab: four-case drill" playbooks/drill.yml "$@"
-    echo ">> lab up in ${SECONDS} s; report: build/lab-report.md; the cluster stays up:"
+    step "lab: deploy playbooks/site.yml (engine: $engine)" playbooks/site.yml -e "hakit_lab_engine=$engine" "$@"
+    step "lab: four-case drill (engine: $engine)" playbooks/drill.yml -e "hakit_lab_engine=$engine" "$@"
+    report=build/lab-report.md
+    [ "$engine" = heartbeat ] || report=build/lab-$engine-report.md
+    echo ">> lab up in ${SECONDS} s; report: $report; the cluster stays up:"
     echo "   podman exec -it hakit-lab-web1 bash    |    make lab-down"
     ;;
   down)

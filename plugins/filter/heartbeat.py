@@ -58,9 +58,14 @@ def ha_cf(settings: dict, variables: dict | None = None) -> str:
         raise _filter_error("ha.cf", exc, variables) from None
 
 
+# Group keys that only hbagent reads (hbagent.conf); Heartbeat's haresources has no place for them.
+AGENT_GROUP_KEYS = ("make_before_break",)
+
+
 def haresources(groups: list, nodes: list | None = None, variables: dict | None = None) -> str:
     """haresources text; resources may be words or the role's resource dicts."""
-    words = resource_groups(groups, variables=variables)
+    words = [{k: v for k, v in g.items() if k not in AGENT_GROUP_KEYS} if isinstance(g, dict) else g
+             for g in resource_groups(groups, variables=variables)]  # fmt: skip
     try:
         return hc.render_haresources(words, nodes=list(nodes) if nodes is not None else None)
     except hc.ConfigErrors as exc:
@@ -73,6 +78,19 @@ def authkeys(settings: dict, variables: dict | None = None) -> str:
         return hc.render_authkeys(_as_dict(settings, "authkeys"))
     except hc.ConfigErrors as exc:
         raise _filter_error("authkeys", exc, variables) from None
+
+
+def hb_agent_conf(groups: list, variable: str = "heartbeat_resource_groups") -> str:
+    """hbagent.conf text: `make_before_break <group key>` for every group that asks for it."""
+    lines = []
+    for i, group in enumerate(resource_groups(groups, variable)):
+        wanted = group.get("make_before_break", False) if isinstance(group, dict) else False
+        if not isinstance(wanted, bool):
+            raise AnsibleFilterError(f"{variable}[{i}].make_before_break: must be true or false, got {wanted!r}")
+        resources = group.get("resources") or []
+        if wanted and resources:
+            lines.append(f"make_before_break {resources[0]}")
+    return "".join(f"{line}\n" for line in lines)
 
 
 def hb_msec(value, variable: str = "value") -> int:
@@ -249,6 +267,7 @@ class FilterModule:
             "ha_cf": ha_cf,
             "haresources": haresources,
             "authkeys": authkeys,
+            "hb_agent_conf": hb_agent_conf,
             "hb_msec": hb_msec,
             "hb_resource_word": hb_resource_word,
             "hb_resource_groups": resource_groups,

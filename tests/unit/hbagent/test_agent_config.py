@@ -146,9 +146,19 @@ def test_move_done(command, which, rscstatus, done):
 # the systemd unit
 
 
-def test_shipped_unit_file_is_what_print_unit_prints():
-    shipped = (ROOT / "hbagent" / "data" / "hbagent.service").read_text()
-    assert shipped == systemd_unit.unit_text()
+def test_print_unit_renders_every_placeholder_of_the_shipped_template():
+    shipped = (ROOT / "hbagent" / "data" / "hbagent.service.in").read_text()
+    assert "@PYZ@" in shipped and "@PYTHON@" in shipped
+    assert "@" not in systemd_unit.unit_text()
+
+
+def test_the_zipapp_carries_the_unit_template(tmp_path):
+    pyz = tmp_path / "hbagent.pyz"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build-agent.py"), str(pyz)], check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    result = subprocess.run([sys.executable, "-I", str(pyz), "print-unit"], capture_output=True, text=True,
+                            check=True, timeout=60)  # fmt: skip
+    assert result.stdout == systemd_unit.unit_text()
 
 
 def test_unit_directives():
@@ -160,12 +170,14 @@ def test_unit_directives():
         "Restart=on-failure",
         "StateDirectory=hbagent",
         "KillMode=mixed",
+        "SendSIGKILL=no",
         "NotifyAccess=main",
+        "NoNewPrivileges=yes",
     ):
         assert wanted in lines
     watchdog = int(next(line for line in lines if line.startswith("WatchdogSec=")).split("=")[1].rstrip("s"))
-    stop = int(next(line for line in lines if line.startswith("TimeoutStopSec=")).split("=")[1].rstrip("s"))
-    assert watchdog >= 10 and stop >= 300
+    stop = next(line for line in lines if line.startswith("TimeoutStopSec=")).split("=")[1]
+    assert watchdog >= 10 and stop == "30min"  # as Heartbeat's own unit, with SendSIGKILL=no
     custom = systemd_unit.unit_text("/opt/hbagent.pyz", "/usr/local/bin/python3.11")
     assert "ExecStart=/usr/local/bin/python3.11 /opt/hbagent.pyz run" in custom.splitlines()
     with pytest.raises(ValueError, match="--pyz must be an absolute path"):
@@ -202,3 +214,17 @@ def test_check_config_checks_hbagent_conf(tmp_path):
     assert result.returncode == 1
     assert result.stdout == (f"{conf}/hbagent.conf:2: make_before_break [10.0.0.51]: the group holds Filesystem, "
                              "which must never run on two nodes at once\n")  # fmt: skip
+
+
+def test_check_config_checks_a_single_hbagent_conf_against_a_haresources(tmp_path, capsys):
+    (tmp_path / "haresources").write_text(HARESOURCES)
+    key = parse_haresources(HARESOURCES)[0].key
+    good = tmp_path / "hbagent.conf"
+    good.write_text(f"make_before_break {key}\n")
+    args = ["check-config", "--hbagent-conf", str(good), "--haresources-from", str(tmp_path / "haresources")]
+    assert cli.main(args) == 0
+    bad = tmp_path / "bad.conf"
+    bad.write_text("make_before_break IPaddr::10.9.9.9/24/eth0\n")
+    assert cli.main(["check-config", "--hbagent-conf", str(bad), "--haresources-from",
+                     str(tmp_path / "haresources")]) == 1  # fmt: skip
+    assert f"{bad}:1:" in capsys.readouterr().out
