@@ -8,8 +8,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 PYTEST  := $(VENV)/bin/python -m pytest
 
-.PHONY: help venv host images lint unit check agent galaxy netns interop molecule molecule-bookworm \
-        molecule-trixie test lab lab-down clean-tests bench-agent
+.PHONY: help venv host images lint unit check agent galaxy netns interop molecule installed \
+        test lab lab-down clean-tests bench-agent
 
 help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running);"
@@ -68,17 +68,20 @@ netns: venv agent images
 interop: venv agent images
 	@$(PYTEST) -q tests/interop
 
-molecule-bookworm: venv images
-	@bash scripts/lab-clean.sh mol-bookworm
-	@molecule test -s default
+# Longest first; run two at a time (HAKIT_JOBS) on their own networks: scripts/molecule-run.sh.
+MOLECULE_SCENARIOS ?= migration agent default trixie mixed
+molecule: venv images
+	@bash scripts/molecule-run.sh $(MOLECULE_SCENARIOS)
 
-molecule-trixie: venv images
-	@bash scripts/lab-clean.sh mol-trixie
-	@molecule test -s trixie
+# one scenario: make molecule-agent
+molecule-%: venv images
+	@HAKIT_JOBS=1 bash scripts/molecule-run.sh $*
 
-molecule: molecule-bookworm molecule-trixie
+# the collection as users get it: built, installed with ansible-galaxy, used from an empty directory
+installed: venv images
+	@bash scripts/installed-lab.sh
 
-test: clean-tests check galaxy netns interop molecule
+test: clean-tests check galaxy netns interop molecule installed
 
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat

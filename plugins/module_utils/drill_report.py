@@ -234,7 +234,8 @@ def evaluate_case(case: dict) -> dict:
 
     case: {id, title, vip, nodes, running: [..], expect: {holder, status: {observer: {node: word}}, page,
            max_failed, max_recovery_s}, snapshots: {node: snapshot json text}, page: {status, content},
-           probe: jsonl text, watch: {node: jsonl text}, t_action: float|None}
+           probe: jsonl text, watch: {node: jsonl text}, t_action: float|None,
+           action: {name, rc: int|None (None: nothing was run), output}}
     """
     expect = case.get("expect", {})
     vip = case["vip"]
@@ -246,6 +247,11 @@ def evaluate_case(case: dict) -> dict:
 
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append({"name": name, "ok": bool(ok), "detail": detail})
+
+    action = case.get("action") or {}
+    if action.get("rc") not in (None, 0):
+        tail = " | ".join(str(action.get("output", "")).splitlines()[-3:])
+        check("action", False, f"{action.get('name')} exited with {action['rc']}: {tail}")
 
     # each running node: VIP from `ip addr`, and cl_status of every node
     views, holders = {}, []

@@ -415,3 +415,14 @@ def test_background_recorder_is_stopped_and_read_by_collect(tmp_path, web):
 def test_get_prints_one_answer(web):
     answer = json.loads(_probe("get", "--url", web))
     assert answer["ok"] and dr.page_text(answer["body"]) == "It works! Principal"
+
+
+def test_a_failed_action_fails_the_case_and_names_its_exit_code():
+    base = {"id": "m1", "title": "web2 heartbeat -> agent", "vip": "10.0.0.50", "nodes": ["web1", "web2"],
+            "running": [], "expect": {}, "probe": '{"t": 1.0, "ok": true, "body": "x"}\n'}  # fmt: skip
+    ok = dr.evaluate_case({**base, "action": {"name": "converge", "rc": 0, "output": "PLAY RECAP"}})
+    assert ok["ok"]
+    bad = dr.evaluate_case({**base, "action": {"name": "converge", "rc": 2, "output": "a\nb\nfatal: boom"}})
+    assert not bad["ok"]
+    assert any(c["name"] == "action" and "exited with 2" in c["detail"] and "boom" in c["detail"]
+               for c in bad["checks"])  # fmt: skip
