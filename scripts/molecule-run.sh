@@ -6,9 +6,10 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+export PATH="$repo/.venv/bin:$PATH"
 jobs=${HAKIT_JOBS:-2}
 mkdir -p build
-declare -A pid_of started_at
+declare -A pid_of=() started_at=()
 failed=()
 
 suite_of() { sed -n 's/^ *hakit_lab_suite: *\([A-Za-z0-9_.-]*\).*/\1/p' "molecule/$1/inventory/hosts.yml" | head -n1; }
