@@ -17,7 +17,7 @@ description:
   - Looks at the node's IPv4 addresses (C(ip -o -4 addr show)) to tell which resource groups this node
     really holds.
   - Returns the same keys for every engine. When the daemon is down, RV(running) is V(false) and the
-    daemon's answers (RV(nodes[].status), RV(rscstatus)) are V(null); the configuration and addresses are
+    daemon's answers (the C(status) of each of RV(nodes), RV(rscstatus)) are V(null); the configuration and addresses are
     still reported.
   - Fails, naming the command and its answer, when the daemon answers something that is not a known state.
 options:

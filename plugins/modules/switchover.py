@@ -40,7 +40,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reports the commands it would run and RV(changed), runs none of them.
+    details: Reports the commands it would run and whether anything would change, and runs none of them.
   diff_mode:
     support: full
     details: The diff shows C(rscstatus) before and after.
