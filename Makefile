@@ -9,7 +9,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 PYTEST  := $(VENV)/bin/python -m pytest
 
 .PHONY: help venv host images lint unit check agent galaxy netns interop molecule molecule-bookworm \
-        molecule-trixie test lab lab-down clean-tests bench-agent
+        molecule-trixie test lab lab-down clean-tests bench-agent collection-check changelog matrix
 
 help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running)"
@@ -89,3 +89,16 @@ lab-down: venv host
 
 bench-agent: venv agent images
 	@$(VENV)/bin/python bench/agent_bench.py
+
+# -- the Ansible community's checks and the supported versions ------------------------------------
+# ansible-test sanity + units, galaxy-importer, antsibull-docs lint, changelog (scripts/collection-check.sh)
+collection-check: venv
+	@bash scripts/collection-check.sh
+
+# CHANGELOG.md from changelogs/fragments (antsibull-changelog), for the version galaxy.yml names
+changelog: venv
+	@antsibull-changelog release --version $(shell sed -n 's/^version: *//p' galaxy.yml)
+
+# The oldest claimed ansible-core and the newest on Python 3.12+: unit tests, preflight negatives, a converge
+matrix: venv images
+	@bash scripts/version-matrix.sh
