@@ -11,15 +11,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".collections"
 LINK = COLLECTIONS / "ansible_collections" / "hakit" / "heartbeat"
 
-# Under ansible-test the tree already sits at .../ansible_collections/hakit/heartbeat and is importable.
-INSIDE_ANSIBLE_COLLECTIONS = ROOT.parent.name == "hakit" and ROOT.parent.parent.name == "ansible_collections"
-
-if not INSIDE_ANSIBLE_COLLECTIONS:
-    if not LINK.exists() and not LINK.is_symlink():
-        LINK.parent.mkdir(parents=True, exist_ok=True)
-        LINK.symlink_to("../../..")
-    if str(COLLECTIONS) not in sys.path:
-        sys.path.insert(0, str(COLLECTIONS))
+# A tree that already sits at .../ansible_collections/hakit/heartbeat (ansible-test's copy) needs no link.
+if ROOT.parent.name == "hakit" and ROOT.parent.parent.name == "ansible_collections":
+    COLLECTIONS = ROOT.parents[2]
+elif not LINK.exists() and not LINK.is_symlink():
+    LINK.parent.mkdir(parents=True, exist_ok=True)
+    LINK.symlink_to("../../..")
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
 
 
 def pytest_configure(config):
