@@ -14,7 +14,10 @@ checks=("$@")
 [[ ${#checks[@]} -gt 0 ]] || checks=(sanity units import docs changelog)
 tmp=$(mktemp -d /tmp/hakit-collection-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-printf '[defaults]\n' >"$tmp/ansible.cfg"  # the checks see no ansible.cfg of the checkout or the user
+# The checks see no ansible.cfg of the checkout (the Makefile exports it) or of the user.
+printf '[defaults]\n' >"$tmp/ansible.cfg"
+export ANSIBLE_CONFIG=$tmp/ansible.cfg
+unset ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
 
 ansible_python=$(head -1 "$(command -v ansible-test)" | sed 's/^#!//')
 py=${ANSIBLE_TEST_PYTHON:-$("$ansible_python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}
@@ -99,7 +102,7 @@ run_import() {
   echo ">> galaxy-importer"
   local tarball
   tarball=$(build)
-  (cd "$tmp" && ANSIBLE_CONFIG=$tmp/ansible.cfg GALAXY_IMPORTER_CONFIG=$repo/tests/galaxy-importer.cfg \
+  (cd "$tmp" && GALAXY_IMPORTER_CONFIG=$repo/tests/galaxy-importer.cfg \
     python -m galaxy_importer.main "$tarball") >"$tmp/import.log" 2>&1 || {
     cat "$tmp/import.log" >&2
     return 1
@@ -116,10 +119,10 @@ run_docs() {
   local tarball
   tarball=$(build)
   # only the installed copy may be seen (not the checkout's .collections link, not another install)
-  (cd "$tmp" && ANSIBLE_CONFIG=$tmp/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$tmp/installed \
+  (cd "$tmp" && ANSIBLE_COLLECTIONS_PATH=$tmp/installed \
     ansible-galaxy collection install --offline --no-deps --force -p "$tmp/installed" "$tarball" >/dev/null)
   (cd "$tmp/installed/ansible_collections/hakit/heartbeat" &&
-    ANSIBLE_CONFIG=$tmp/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$tmp/installed antsibull-docs lint-collection-docs --plugin-docs .)
+    ANSIBLE_COLLECTIONS_PATH=$tmp/installed antsibull-docs lint-collection-docs --plugin-docs .)
   echo "   no finding"
 }
 
