@@ -9,7 +9,7 @@ export ANSIBLE_FORCE_COLOR ?= 0
 PYTEST  := $(VENV)/bin/python -m pytest
 
 .PHONY: help venv host images lint unit check agent galaxy netns interop molecule molecule-bookworm \
-        molecule-trixie test lab lab-down clean-tests bench-agent collection-check changelog matrix
+        molecule-trixie test lab lab-down clean-tests bench-agent
 
 help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running)"
@@ -91,6 +91,8 @@ bench-agent: venv agent images
 	@$(VENV)/bin/python bench/agent_bench.py
 
 # -- the Ansible community's checks and the supported versions ------------------------------------
+.PHONY: collection-check changelog matrix
+
 # ansible-test sanity + units, galaxy-importer, antsibull-docs lint, changelog (scripts/collection-check.sh)
 collection-check: venv
 	@bash scripts/collection-check.sh
