@@ -94,3 +94,18 @@ lab-down: venv host
 
 bench-agent: venv agent images
 	@$(VENV)/bin/python bench/agent_bench.py
+
+# -- the Ansible community's checks and the supported versions ------------------------------------
+.PHONY: collection-check changelog matrix
+
+# ansible-test sanity + units, galaxy-importer, antsibull-docs lint, changelog (scripts/collection-check.sh)
+collection-check: venv
+	@bash scripts/collection-check.sh
+
+# CHANGELOG.md from changelogs/fragments (antsibull-changelog), for the version galaxy.yml names
+changelog: venv
+	@antsibull-changelog release --version $(shell sed -n 's/^version: *//p' galaxy.yml)
+
+# The oldest claimed ansible-core and the newest on Python 3.12+: unit tests, preflight negatives, a converge
+matrix: venv images
+	@bash scripts/version-matrix.sh

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the hbagent zipapp: `python3 scripts/build-agent.py dist/hbagent.pyz`.
 
 Stdlib only, reproducible (sorted entries, fixed timestamps).  hbagent/config.py is a symlink to

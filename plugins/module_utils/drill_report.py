@@ -210,7 +210,7 @@ def max_simultaneous_holders(watch: dict[str, list[dict]], vip: str) -> tuple[in
     a handover between two samples is never mistaken for an overlap.
     """
     timelines = {node: vip_timeline(samples, vip) for node, samples in watch.items()}
-    instants = sorted({t for timeline in timelines.values() for t, _ in timeline})
+    instants = sorted({t for timeline in timelines.values() for t, _held in timeline})
     most, overlaps = 0, []
     for instant in instants:
         holders = sum(1 for timeline in timelines.values() if _surely_held(timeline, instant))
@@ -379,7 +379,7 @@ def render_case(record: dict) -> str:
     for node in nodes:
         view = record["views"].get(node)
         if view is None:
-            lines.append(f"| {node} | no | - | " + " | ".join("-" for _ in nodes) + " |")
+            lines.append(f"| {node} | no | - | " + " | ".join("-" for _node in nodes) + " |")
             continue
         cells = [view["status"].get(peer, "-") for peer in nodes]
         lines.append(f"| {node} | yes | {'yes' if view['vip'] else 'no'} | " + " | ".join(cells) + " |")

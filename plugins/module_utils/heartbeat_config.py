@@ -800,7 +800,8 @@ def parse_authkeys(text: str, path: str = "/etc/ha.d/authkeys", mode: int | None
     elif active is not None and active not in keys and active not in bad_indexes:
         errs.add(active_line, f"auth {active}: no key line '{active} <method> [<key>]' for this index")
     errs.raise_if_any()
-    assert active is not None
+    if active is None:  # every way to leave it unset has recorded an error, raised just above
+        raise AssertionError("authkeys parsed cleanly without an active index")
     return AuthKeys(active, keys)
 
 
@@ -826,7 +827,7 @@ def load_config(directory: str = "/etc/ha.d") -> ClusterConfig:
     ha_cf = resources = authkeys = None
 
     nodes = None
-    text, _ = _read(paths["ha.cf"], errors)
+    text, _mode = _read(paths["ha.cf"], errors)
     if text is not None:
         partial, ha_errs = _parse_ha_cf(text, paths["ha.cf"])
         errors.extend(ha_errs.errors)
@@ -842,7 +843,7 @@ def load_config(directory: str = "/etc/ha.d") -> ClusterConfig:
 
     need_resources = ha_cf is None or not ha_cf.crm_enabled
     if need_resources or os.path.exists(paths["haresources"]):
-        text, _ = _read(paths["haresources"], errors)
+        text, _mode = _read(paths["haresources"], errors)
         if text is not None:
             try:
                 resources = parse_haresources(text, paths["haresources"], nodes)
@@ -1114,7 +1115,7 @@ def render_haresources(groups: list, nodes: list[str] | None = None) -> str:
         # one line per group: errors on that line are blamed on the precise resource when possible
         r.emit(var, " ".join([node, *words]))
         for j, word in enumerate(words):
-            _, problem = _parse_resource(word)
+            _resource, problem = _parse_resource(word)
             if problem:
                 r.error(f"{var}.resources[{j}]", problem)
     if r.errors:

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: hakit.heartbeat contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: report a Heartbeat node's view of its cluster (read only)."""
 
 from __future__ import annotations
@@ -8,13 +8,18 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: heartbeat_info
-short_description: Report what a Heartbeat (or hbagent) node sees of its cluster
+short_description: Report what a Heartbeat or hbagent node sees of its cluster
 version_added: 0.1.0
 description:
-  - Reads C(/etc/ha.d) with the collection's own parser, asks the local daemon through C(cl_status)
-    (Debian's C(heartbeat)) or C(hbagent cl-status) (the Python agent), and looks at the node's
-    addresses to tell which resource groups this node really holds.
-  - Never changes anything; safe in check mode.
+  - Reads C(ha.cf), C(haresources) and C(authkeys) in O(config_dir) with the collection's own parser.
+  - Asks the local cluster daemon what it sees of every node of C(ha.cf) and what this node holds, with
+    C(cl_status) (Debian's C(heartbeat) package) or C(hbagent cl-status) (the Python agent); see O(engine).
+  - Looks at the node's IPv4 addresses (C(ip -o -4 addr show)) to tell which resource groups this node
+    really holds.
+  - Returns the same keys for every engine. When the daemon is down, RV(running) is V(false) and the
+    daemon's answers (the C(status) of each of RV(nodes), RV(rscstatus)) are V(null); the configuration and addresses are
+    still reported.
+  - Fails, naming the command and its answer, when the daemon answers something that is not a known state.
 options:
   config_dir:
     description: Directory holding C(ha.cf), C(haresources) and C(authkeys).
@@ -23,59 +28,171 @@ options:
 extends_documentation_fragment:
   - hakit.heartbeat.engine
   - ansible.builtin.action_common_attributes
-author:
-  - hakit.heartbeat contributors
 attributes:
   check_mode:
     support: full
+    details: The module never changes anything.
   diff_mode:
-    support: none
+    support: N/A
+    details: The module never changes anything.
   platform:
+    support: full
     platforms: posix
+requirements:
+  - Python 3.11 or later on the node (Debian 12 and 13 have it).
+  - C(ip) (iproute2) on the node.
+seealso:
+  - module: hakit.heartbeat.switchover
+author:
+  - hakit.heartbeat maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
-- name: Who holds the VIP, as each node sees it
+- name: Read the node's view of its cluster
   hakit.heartbeat.heartbeat_info:
-  register: __hb
+  register: cluster
 
-- name: Show the local node's view of its peer
+- name: Show whether the peer is alive and what this node holds
   ansible.builtin.debug:
-    msg: "{{ __hb.nodes['web2'].status }} / resources here: {{ __hb.rscstatus }}"
+    msg: "web2 is {{ cluster.nodes['web2'].status }}; this node holds {{ cluster.rscstatus }} resources"
+
+- name: Wait until both nodes are active and nothing is moving
+  hakit.heartbeat.heartbeat_info:
+  register: cluster
+  until: >-
+    cluster.running and cluster.rscstatus != 'transition'
+    and cluster.nodes | dict2items | map(attribute='value.status') | unique == ['active']
+  retries: 30
+  delay: 2
+
+- name: Ask hbagent even where the Heartbeat package is installed too
+  hakit.heartbeat.heartbeat_info:
+    engine: agent
 """
 
 RETURN = r"""
 running:
-  description: Whether the local heartbeat daemon answers.
+  description: Whether the local cluster daemon answers.
   type: bool
   returned: always
+  sample: true
 engine:
-  description: The daemon that was asked (C(heartbeat) or C(agent)).
+  description:
+    - The daemon that was asked, V(heartbeat) (Debian's package) or V(agent) (hbagent).
+    - With O(engine=auto), the one found on the node.
   type: str
   returned: always
+  sample: heartbeat
 local_node:
-  description: This node's name, as Heartbeat derives it (C(uname -n), lower-cased).
+  description: This node's name as Heartbeat derives it (C(uname -n), lower-cased).
   type: str
   returned: always
+  sample: web1
 nodes:
-  description: Every node of ha.cf with its status and links as the local daemon sees them.
+  description: Every node of C(ha.cf), by name, as the local daemon sees it.
   type: dict
   returned: always
   sample: {"web1": {"status": "active", "type": "normal", "links": {"eth0": "up"}}}
+  contains:
+    status:
+      description:
+        - V(active), V(up), V(init), V(dead) or V(ping).
+        - V(null) when the local daemon is down.
+      type: str
+      sample: active
+    type:
+      description: V(normal), V(ping) or V(unknown); V(null) when the local daemon is down.
+      type: str
+      sample: normal
+    links:
+      description: Each heartbeat link (medium interface) to that node and its status, V(up) or V(dead).
+      type: dict
+      sample: {"eth0": "up"}
 rscstatus:
-  description: C(none), C(local), C(foreign), C(all) or C(transition); null when the daemon is down.
+  description:
+    - What this node holds. V(none), V(local) (the groups whose preferred node it is), V(foreign) (the peer's
+      groups), V(all), or V(transition) while resources move.
+    - V(null) when the local daemon is down.
   type: str
   returned: always
+  sample: local
 groups:
-  description: Resource groups of haresources, with the addresses this node holds right now.
+  description: The resource groups of C(haresources), in file order.
   type: list
   elements: dict
   returned: always
-  sample: [{"node": "web1", "key": "IPaddr::10.0.0.50/24/eth0", "addresses": ["10.0.0.50"], "held_here": true}]
+  contains:
+    node:
+      description: The group's preferred node (first word of its C(haresources) line).
+      type: str
+      sample: web1
+    key:
+      description: The group's first resource, which Heartbeat uses as its name.
+      type: str
+      sample: IPaddr::10.0.0.50/24/eth0
+    resources:
+      description: Every resource of the group, as written in C(haresources).
+      type: list
+      elements: str
+      sample: ["IPaddr::10.0.0.50/24/eth0", "apache2"]
+    addresses:
+      description: The IPv4 addresses of the group's C(IPaddr) and C(IPaddr2) resources.
+      type: list
+      elements: str
+      sample: ["10.0.0.50"]
+    held_here:
+      description: Whether this node has every one of RV(groups[].addresses) (false for a group without any).
+      type: bool
+      sample: true
 config:
-  description: The parsed ha.cf timings and options (seconds are given in ms).
+  description: The parsed C(ha.cf) settings that matter for failover (times in milliseconds).
   type: dict
   returned: always
+  contains:
+    nodes:
+      description: The nodes, in C(ha.cf) order.
+      type: list
+      elements: str
+      sample: ["web1", "web2"]
+    keepalive_ms:
+      description: Interval between heartbeats.
+      type: int
+      sample: 2000
+    warntime_ms:
+      description: Delay after which a late heartbeat is logged.
+      type: int
+      sample: 5000
+    deadtime_ms:
+      description: Silence after which a node is declared dead.
+      type: int
+      sample: 10000
+    initdead_ms:
+      description: Deadtime right after the daemon starts.
+      type: int
+      sample: 20000
+    udpport:
+      description: UDP port of the bcast and ucast media.
+      type: int
+      sample: 694
+    auto_failback:
+      description: V(on), V(off) or V(legacy).
+      type: str
+      sample: "on"
+    media:
+      description: The heartbeat media.
+      type: list
+      elements: dict
+      sample: [{"kind": "bcast", "dev": "eth0", "address": null}]
+      contains:
+        kind:
+          description: V(bcast), V(mcast) or V(ucast).
+          type: str
+        dev:
+          description: The interface.
+          type: str
+        address:
+          description: The multicast group or unicast peer; V(null) for bcast.
+          type: str
 """
 
 import os
@@ -88,10 +205,9 @@ from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_config i
 )
 from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_engine import (
     ENGINE_ARGUMENT_SPEC,
+    EngineError,
     resolve_engine,
 )
-
-NODE_STATUSES = ("active", "up", "init", "dead", "ping")
 
 
 def _ipaddr_of(resource):
@@ -101,24 +217,16 @@ def _ipaddr_of(resource):
     return resource.args[0].split("/", 1)[0]
 
 
-class StatusClient:
-    """Runs cl_status (or its hbagent twin) and keeps only the first output line."""
-
-    def __init__(self, module, argv_prefix):
-        self.module = module
-        self.argv_prefix = argv_prefix
-
-    def ask(self, *args):
-        rc, out, _err = self.module.run_command([*self.argv_prefix, *args])
-        return rc, out.strip()
-
-
-def _local_addresses(module):
-    rc, out, err = module.run_command(["ip", "-o", "-4", "addr", "show"])
+def local_addresses(module):
+    """The node's IPv4 addresses, from `ip -o -4 addr show`."""
+    ip = module.get_bin_path("ip", required=True)
+    rc, out, err = module.run_command([ip, "-o", "-4", "addr", "show"])
     if rc != 0:
-        module.fail_json(msg=f"ip addr failed: {err.strip()}")
+        module.fail_json(msg=f"{ip} -o -4 addr show failed (rc {rc}): {err.strip()}")
     # "2: eth0    inet 10.0.0.11/24 brd ... scope global eth0" -> 10.0.0.11
-    return {fields[3].split("/")[0] for fields in (line.split() for line in out.splitlines()) if len(fields) > 3}
+    return {
+        fields[3].split("/")[0] for fields in (line.split() for line in out.splitlines()) if len(fields) > 3
+    }
 
 
 def gather(module):
@@ -126,25 +234,19 @@ def gather(module):
         cluster = load_config(module.params["config_dir"])
     except (ConfigError, ConfigErrors) as exc:
         module.fail_json(msg=f"invalid Heartbeat configuration: {exc}")
-    engine, prefix, _tools = resolve_engine(module)
-    client = StatusClient(module, prefix)
-    hb_rc, _ = client.ask("hbstatus")
-    running = hb_rc == 0
-
-    nodes = {}
-    for name in cluster.ha_cf.nodes:
-        entry = {"status": "dead" if not running else None, "type": None, "links": {}}
+    try:
+        engine = resolve_engine(module)
+        running = engine.running()
         if running:
-            _rc, out = client.ask("nodestatus", name)
-            entry["status"] = out if out in NODE_STATUSES else None
-            entry["type"] = client.ask("nodetype", name)[1] or None
-            _rc, links = client.ask("listhblinks", name)
-            for link in links.split():
-                entry["links"][link] = client.ask("hblinkstatus", name, link)[1] or None
-        nodes[name] = entry
+            nodes = {name: engine.node_view(name) for name in cluster.ha_cf.nodes}
+            rscstatus = engine.rscstatus()
+        else:
+            nodes = {name: {"status": None, "type": None, "links": {}} for name in cluster.ha_cf.nodes}
+            rscstatus = None
+    except EngineError as exc:
+        module.fail_json(msg=str(exc))
 
-    rscstatus = (client.ask("rscstatus")[1] or None) if running else None
-    here = _local_addresses(module)
+    here = local_addresses(module)
     groups = []
     for group in cluster.resources:
         addresses = [ip for ip in (_ipaddr_of(r) for r in group.resources) if ip]
@@ -171,7 +273,7 @@ def gather(module):
     return {
         "changed": False,
         "running": running,
-        "engine": engine,
+        "engine": engine.name,
         "local_node": os.uname().nodename.lower(),
         "nodes": nodes,
         "rscstatus": rscstatus,

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright: hakit.heartbeat contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible module: planned move of Heartbeat resource groups to or away from this node."""
 
 from __future__ import annotations
@@ -11,35 +11,48 @@ module: switchover
 short_description: Move Heartbeat resources to or away from a node, and wait until they have moved
 version_added: 0.1.0
 description:
-  - Runs on the node whose share of the resources should change. Uses Heartbeat's own
-    C(hb_takeover)/C(hb_standby) (Debian's C(heartbeat)) or C(hbagent takeover)/C(hbagent standby),
-    then waits until C(cl_status rscstatus) says the node holds what was asked.
-  - Idempotent, nothing is run when the node already holds what was asked.
+  - Runs on the node whose share of the resources should change, and moves them with the engine's own
+    tools, C(hb_takeover) and C(hb_standby) (Debian's C(heartbeat) package) or C(hbagent takeover) and
+    C(hbagent standby) (the Python agent); see O(engine).
+  - Then waits until C(cl_status rscstatus) says that the node holds O(hold).
+  - Idempotent, nothing is run when the node already holds O(hold).
+  - Waits up to O(timeout) seconds for resources that are in transition before it plans the move.
+  - Fails, naming the command and its answer, when the daemon is down or answers a state that is not one of
+    V(none), V(local), V(foreign), V(all) or V(transition); it never reports an unknown state as success.
 options:
   hold:
     description:
-      - What this node should hold afterwards. C(all) takes every group over,
-        C(none) hands everything to the peer, C(local) keeps only the groups whose
-        preferred node (first word of the haresources line) is this node.
+      - What this node should hold afterwards. There is no default, because a move is never implied.
+      - V(all) takes every group over.
+      - V(none) hands everything to the peer.
+      - V(local) keeps only the groups whose preferred node (first word of the C(haresources) line) is this
+        node, and hands the peer's groups back to it.
     type: str
     choices: [all, local, none]
-    default: all
+    required: true
   timeout:
-    description: Seconds to wait for the move to complete before failing.
+    description: Seconds to wait for resources in transition to settle, and again for the move to complete.
     type: int
     default: 60
 extends_documentation_fragment:
   - hakit.heartbeat.engine
   - ansible.builtin.action_common_attributes
-author:
-  - hakit.heartbeat contributors
 attributes:
   check_mode:
     support: full
+    details: Reports the commands it would run and whether anything would change, and runs none of them.
   diff_mode:
     support: full
+    details: The diff shows C(rscstatus) before and after.
   platform:
+    support: full
     platforms: posix
+requirements:
+  - Python 3.11 or later on the node (Debian 12 and 13 have it).
+seealso:
+  - module: hakit.heartbeat.heartbeat_info
+author:
+  - hakit.heartbeat maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -51,27 +64,44 @@ EXAMPLES = r"""
 - name: Give web1 its own resources back
   hakit.heartbeat.switchover:
     hold: local
+    timeout: 90
   delegate_to: web1
+
+- name: What would a standby of web1 run?
+  hakit.heartbeat.switchover:
+    hold: none
+  delegate_to: web1
+  check_mode: true
+  register: plan
 """
 
 RETURN = r"""
+engine:
+  description: The daemon that was asked, V(heartbeat) or V(agent) (the one found with O(engine=auto)).
+  type: str
+  returned: always
+  sample: heartbeat
 before:
-  description: C(cl_status rscstatus) before the move.
+  description: C(rscstatus) before the move (after any transition settled).
   type: str
   returned: always
+  sample: foreign
 after:
-  description: C(cl_status rscstatus) after the move (equal to I(before) in check mode).
+  description: C(rscstatus) after the move; equal to RV(before) in check mode or when nothing was to do.
   type: str
   returned: always
+  sample: all
 commands:
-  description: The commands that were run (or would be run in check mode).
+  description: The commands that were run (or would be run in check mode), in order.
   type: list
   elements: str
   returned: always
+  sample: ["/usr/share/heartbeat/hb_takeover local"]
 elapsed:
-  description: Seconds the move took.
+  description: Seconds the move took, from the first C(rscstatus) to the last.
   type: float
   returned: always
+  sample: 4.2
 """
 
 import time
@@ -79,66 +109,73 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_engine import (
     ENGINE_ARGUMENT_SPEC,
+    HOLD_TARGETS,
+    EngineError,
     resolve_engine,
 )
 
-# rscstatus now -> the (tool, argument) steps that reach each target
-PLAN = {
-    "all": {"none": [("takeover", "all")], "local": [("takeover", "foreign")], "foreign": [("takeover", "local")]},
-    "none": {"all": [("standby", "all")], "local": [("standby", "local")], "foreign": [("standby", "foreign")]},
-    "local": {"all": [("standby", "foreign")], "none": [("takeover", "local")],
-              "foreign": [("takeover", "local"), ("standby", "foreign")]},
-}
+POLL_S = 0.5
 
 
-def _rscstatus(module, status_cmd):
-    rc, out, err = module.run_command([*status_cmd, "rscstatus"])
-    if rc != 0:
-        module.fail_json(msg=f"cannot read rscstatus (is heartbeat running?): {(out + err).strip()}")
-    return out.strip()
+def switch(module, engine, result):
+    """Move, filling `result` as it goes; return the problem that stops the move, or None."""
+    hold, timeout = module.params["hold"], module.params["timeout"]
+    started = time.monotonic()
+    deadline = started + timeout
+    result["engine"] = engine.name
+    if not engine.running():
+        return f"the {engine.name} daemon is not running on this node: nothing can be moved"
+    before = engine.rscstatus()
+    while before == "transition" and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        before = engine.rscstatus()
+    result.update(before=before, after=before)
+    if before == "transition":
+        return f"resources stayed in transition for {timeout}s; not starting a switchover"
+
+    steps = engine.move_commands(before, hold)
+    result.update(
+        commands=[" ".join(argv) for argv in steps],
+        changed=bool(steps),
+        diff={"before": f"rscstatus: {before}\n", "after": f"rscstatus: {hold}\n"},
+    )
+    if not steps or module.check_mode:
+        return None
+
+    deadline = time.monotonic() + timeout
+    for argv in steps:
+        rc, out, err = module.run_command(argv)
+        if rc != 0:
+            return f"{' '.join(argv)} failed (rc {rc}): {(out + err).strip()}"
+    after = engine.rscstatus()
+    while after != hold and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        after = engine.rscstatus()
+        result["after"] = after
+    result.update(after=after, elapsed=round(time.monotonic() - started, 2))
+    if after != hold:
+        return f"resources did not reach '{hold}' within {timeout}s (rscstatus: {after})"
+    return None
 
 
 def main():
     module = AnsibleModule(
         argument_spec={
-            "hold": {"type": "str", "default": "all", "choices": ["all", "local", "none"]},
-            **ENGINE_ARGUMENT_SPEC,
+            "hold": {"type": "str", "required": True, "choices": list(HOLD_TARGETS)},
             "timeout": {"type": "int", "default": 60},
+            **ENGINE_ARGUMENT_SPEC,
         },
         supports_check_mode=True,
     )
-    hold = module.params["hold"]
-    _engine, status_cmd, tools = resolve_engine(module)
-    started = time.monotonic()
-    before = _rscstatus(module, status_cmd)
-    deadline = started + module.params["timeout"]
-    while before == "transition" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        before = _rscstatus(module, status_cmd)
-    if before == "transition":
-        module.fail_json(msg="resources stayed in transition; not starting a switchover now", before=before)
-
-    steps = PLAN[hold].get(before, [])
-    commands = [" ".join([*tools[tool], arg]) for tool, arg in steps]
-    result = {"before": before, "after": before, "commands": commands, "elapsed": 0.0,
-              "changed": bool(steps), "diff": {"before": f"rscstatus: {before}\n", "after": f"rscstatus: {hold}\n"}}
-    if not steps or module.check_mode:
-        module.exit_json(**result)
-
-    after = before
-    for tool, arg in steps:
-        rc, out, err = module.run_command([*tools[tool], arg])
-        if rc != 0:
-            module.fail_json(msg=f"{' '.join([*tools[tool], arg])} failed: {(out + err).strip()}", **result)
-    while time.monotonic() < deadline:
-        after = _rscstatus(module, status_cmd)
-        if after == hold:
-            break
-        time.sleep(0.5)
-    result.update(after=after, elapsed=round(time.monotonic() - started, 2))
-    if after != hold:
-        module.fail_json(msg=f"resources did not reach '{hold}' within {module.params['timeout']}s (rscstatus: {after})",
-                         **result)
+    if module.params["timeout"] < 0:
+        module.fail_json(msg=f"timeout must be 0 or more seconds, got {module.params['timeout']}")
+    result = {"changed": False, "engine": None, "before": None, "after": None, "commands": [], "elapsed": 0.0}
+    try:
+        problem = switch(module, resolve_engine(module), result)
+    except EngineError as exc:
+        problem = str(exc)
+    if problem:
+        module.fail_json(msg=problem, **result)
     module.exit_json(**result)
 
 

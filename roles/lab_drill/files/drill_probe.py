@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Copyright: hakit.heartbeat contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drill's eyes inside the lab containers (stdlib only, Python 3.11+). Records raw evidence; the
