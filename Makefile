@@ -16,7 +16,8 @@ help:
 	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2"
 	@echo "make lab-down   remove everything the lab created"
 	@echo "make check      fast loop: lint + unit tests"
-	@echo "make test       everything CI runs: check, agent, galaxy build/install, netns, interop, molecule"
+	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, netns, interop,"
+	@echo "                Molecule (two scenarios at a time), the installed-copy lab, the version matrix"
 	@echo "make agent      build dist/hbagent.pyz"
 
 # -- environment ---------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ molecule-%: venv images
 installed: venv images
 	@bash scripts/installed-lab.sh
 
-test: clean-tests check galaxy netns interop molecule installed
+test: clean-tests check collection-check galaxy netns interop molecule installed matrix
 
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat
