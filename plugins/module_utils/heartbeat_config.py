@@ -276,6 +276,11 @@ def _lines(text: str, errs: _Collector, printable: bool = True):
         yield lineno, raw
 
 
+def _cut(value: str, longest: int = 40) -> str:
+    """A value as echoed in an error: a number of 5,000 digits is shown by its start."""
+    return value if len(value) <= longest else f"{value[:longest]}… ({len(value)} characters)"
+
+
 def _is_uint(text, max_digits: int = MAX_NUMBER_DIGITS) -> bool:
     """ASCII digits only ("²" and "٣" are digits to str.isdigit), and not too many of them."""
     return isinstance(text, str) and 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
@@ -491,7 +496,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
 
     if isinstance(kind, tuple):
         if value.lower() not in kind:
-            bad(f"invalid value [{value}], expected one of: {', '.join(kind)}")
+            bad(f"invalid value [{_cut(value)}], expected one of: {', '.join(kind)}")
             return
         value = value.lower()
         if directive in ("msgfmt", "hbgenmethod", "uuidfrom", "autojoin"):
@@ -501,7 +506,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         ms = parse_msec(value)
         minimum = 1 if directive in ("keepalive", "warntime") else 0
         if ms is None or ms < minimum:
-            bad(f'invalid time [{value}] (seconds, or a number with suffix ms/us, e.g. "500ms")')
+            bad(f'invalid time [{_cut(value)}] (seconds, or a number with suffix ms/us, e.g. "500ms")')
             return
         if directive in _TIME_FIELDS:
             setattr(cfg, _TIME_FIELDS[directive], ms)
@@ -510,7 +515,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
     if kind == "node":
         name = value.lower()
         if len(name) >= HOSTLENG:
-            bad(f"node name [{value}] is too long (max {HOSTLENG - 1} characters)")
+            bad(f"node name [{_cut(value)}] is too long (max {HOSTLENG - 1} characters)")
         elif name in cfg.nodes:
             bad(f"node {name} is listed twice")
         elif len(cfg.nodes) >= MAX_NODES:
@@ -520,7 +525,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         return
     if kind == "port":
         if not _is_uint(value, 5) or not 0 < int(value) < 65536:
-            bad(f"invalid port [{value}] specified")
+            bad(f"invalid port [{_cut(value)}] specified")
             return
         if first_media_line is not None:
             errs.add(
@@ -532,7 +537,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         return
     if kind == "ifname":  # bcast
         if not _IFNAME_RE.match(value):
-            bad(f"invalid interface name [{value}]")
+            bad(f"invalid interface name [{_cut(value)}]")
         elif len(cfg.media) >= MAX_MEDIA:
             bad(f"Too many media specified (> {MAX_MEDIA})")
         else:
@@ -541,7 +546,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
     if kind == "bool":
         parsed = _parse_bool(value)
         if parsed is None:
-            bad(f"invalid boolean [{value}] (true/on/yes/y/1 or false/off/no/n/0)")
+            bad(f"invalid boolean [{_cut(value)}] (true/on/yes/y/1 or false/off/no/n/0)")
             return
         if directive == "nice_failback":
             new = "off" if parsed else "legacy"
@@ -561,7 +566,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
             return
         parsed = _parse_bool(value)
         if parsed is None:
-            bad(f"invalid value [{value}], expected on, off or legacy")
+            bad(f"invalid value [{_cut(value)}], expected on, off or legacy")
             return
         cfg.auto_failback = "on" if parsed else "off"
         return
@@ -572,17 +577,17 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         elif value.lower() in _CRM_VALUES:
             cfg.crm = value.lower()
         else:
-            bad(f"invalid value [{value}], expected on, off, {', '.join(_CRM_VALUES)}")
+            bad(f"invalid value [{_cut(value)}], expected on, off, {', '.join(_CRM_VALUES)}")
         return
     if kind in ("int", "posint", "hopfudge", "debug"):
         if not _is_uint(value.removeprefix("-")):
-            bad(f"invalid number [{value}] (at most {MAX_NUMBER_DIGITS} digits)")
+            bad(f"invalid number [{_cut(value)}] (at most {MAX_NUMBER_DIGITS} digits)")
             return
         number = int(value)
         if kind == "posint" and number <= 0:
-            bad(f"must be a positive number, got [{value}]")
+            bad(f"must be a positive number, got [{_cut(value)}]")
         elif kind in ("hopfudge", "debug") and not 0 <= number <= 255:
-            bad(f"must be between 0 and 255, got [{value}]")
+            bad(f"must be between 0 and 255, got [{_cut(value)}]")
         elif directive == "hopfudge":
             cfg.hopfudge = number
         elif directive == "max_rexmit_delay":
@@ -598,11 +603,11 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         return
     if kind == "baud":
         if value not in _BAUD_RATES:
-            bad(f"invalid baudrate [{value}] specified")
+            bad(f"invalid baudrate [{_cut(value)}] specified")
         return
     if kind == "env":
         if "=" not in value or value.startswith("="):
-            bad(f"expected NAME=value, got [{value}]")
+            bad(f"expected NAME=value, got [{_cut(value)}]")
         return
     # free text
     if directive == "logfile":
@@ -623,15 +628,15 @@ def _parse_mcast(rest: str, cfg: HaCf, errs: _Collector, lineno: int) -> None:
     dev, group, port, ttl, loop = words[:5]
     problems = []
     if not _IFNAME_RE.match(dev):
-        problems.append(f"invalid interface name [{dev}]")
+        problems.append(f"invalid interface name [{_cut(dev)}]")
     if not _is_ipv4(group) or not ipaddress.IPv4Address(group).is_multicast:
-        problems.append(f"[{group}] is not an IPv4 multicast address")
+        problems.append(f"[{_cut(group)}] is not an IPv4 multicast address")
     if not _is_uint(port, 5) or not 0 < int(port) < 65536:
-        problems.append(f"invalid port [{port}]")
+        problems.append(f"invalid port [{_cut(port)}]")
     if ttl not in ("0", "1", "2", "3", "4"):
-        problems.append(f"ttl must be 0..4, got [{ttl}]")
+        problems.append(f"ttl must be 0..4, got [{_cut(ttl)}]")
     if loop not in ("0", "1"):
-        problems.append(f"loop must be 0 or 1, got [{loop}]")
+        problems.append(f"loop must be 0 or 1, got [{_cut(loop)}]")
     for problem in problems:
         errs.add(lineno, f"mcast: {problem}")
     if not problems:
@@ -647,9 +652,9 @@ def _parse_ucast(rest: str, cfg: HaCf, errs: _Collector, lineno: int) -> None:
         return
     dev, peer = words[:2]
     if not _IFNAME_RE.match(dev):
-        errs.add(lineno, f"ucast: invalid interface name [{dev}]")
+        errs.add(lineno, f"ucast: invalid interface name [{_cut(dev)}]")
     elif not (_is_ipv4(peer) or (_HOSTNAME_RE.match(peer) and not re.fullmatch(r"[0-9.]+", peer))):
-        errs.add(lineno, f"ucast: invalid peer address [{peer}]")
+        errs.add(lineno, f"ucast: invalid peer address [{_cut(peer)}]")
     else:
         if len(words) > 2:
             cfg.warnings.append(
