@@ -89,3 +89,17 @@ lab-down: venv host
 
 bench-agent: venv agent images
 	@$(VENV)/bin/python bench/agent_bench.py
+
+# -- hostile input (issue 8) ---------------------------------------------------------------------
+.PHONY: fuzz-quick fuzz bench-attack
+
+# seeded fuzzing, 10,000 cases per target, and the crasher corpus replayed (about ten seconds)
+fuzz-quick: venv
+	@$(PYTEST) -q tests/fuzz tests/unit/hbagent/test_hostile_input.py
+
+# the long run: 1,000,000 cases per target (about ten minutes on two cores)
+fuzz: venv
+	@$(VENV)/bin/python tests/fuzz/run.py --cases 1000000
+
+bench-attack: venv agent
+	@$(VENV)/bin/python bench/attack_bench.py
