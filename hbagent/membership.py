@@ -483,6 +483,7 @@ class Membership:
                     int((now - peer.last_status_at) * 1000) if peer.last_status_at is not None else None
                 )
                 entry["deadtime_ms"] = peer.dead_ms
+                entry["missing"] = len(peer.missing)
             nodes.append(entry)
         return {
             "node": self.me,
