@@ -45,7 +45,7 @@ from . import HEARTBEAT_VERSION, __version__, agentconf, control, ratelimit, rel
 from . import config as hbconfig
 from .membership import CommUp, Delivered, Log, Membership, NodeStatusChanged, RememberPeer, Transmit
 from .transport import Transport, TransportError
-from .wire import MAXMSG, T_STRING, Message
+from .wire import T_STRING, Message
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/hbagent"
@@ -897,16 +897,21 @@ class Daemon:
         }
 
 
+_RECV_BUFFER = bytearray(65536)  # the largest UDP payload; one buffer, not a fresh 256 kB per datagram
+
+
 def _receive(sock: socket.socket, limit: int) -> list[bytes]:
     """Up to `limit` datagrams waiting on `sock` (the rest wait for the next turn of the loop)."""
     datagrams = []
+    view = memoryview(_RECV_BUFFER)
     while len(datagrams) < limit:
         try:
-            datagrams.append(sock.recv(MAXMSG))
+            size = sock.recv_into(_RECV_BUFFER)
         except (BlockingIOError, InterruptedError):
             break
         except OSError:
             break  # e.g. an ICMP error reported on the socket: nothing to read
+        datagrams.append(bytes(view[:size]))
     return datagrams
 
 

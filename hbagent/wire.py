@@ -493,8 +493,10 @@ def _peel_trailing_auth(data: bytes) -> tuple[int, bytes]:
 
 
 # A classic message's own `auth=` line and its end marker, found with C-speed searches (no line loop).
-_CLASSIC_AUTH_LINE = re.compile(rb"(?:^|\n)(?:\(\d\))?auth=([^\n]*)")
-_CLASSIC_END = re.compile(rb"(?:^|\n)<<<(?:\n|$)")
+# Both start with a literal newline, which the regex engine looks for with a fast scan: the text
+# searched gets one in front (a line at the very start), never a `(?:^|\n)` tried at every byte.
+_CLASSIC_AUTH_LINE = re.compile(rb"\n(?:\(\d\))?auth=([^\n]*)")
+_CLASSIC_END = re.compile(rb"\n<<<(?:\n|\Z)")
 
 
 def _check_classic_auth_raw(data: bytes, authkeys) -> None:
@@ -502,22 +504,20 @@ def _check_classic_auth_raw(data: bytes, authkeys) -> None:
     message's lines without the head, the tail and the `auth=` line, which is exactly the classic
     rendering §4.2 hashes for any message a sender can produce. The parsed message is checked again
     the canonical way afterwards (check_auth_field)."""
-    body = data[len(CLASSIC_HEAD) :]
-    end = _CLASSIC_END.search(body)
+    text = b"\n" + data[len(CLASSIC_HEAD) :]  # "\n" + every line
+    end = _CLASSIC_END.search(text)
     if end is None:
         raise WireError("classic message has no <<< end marker")
-    cut = end.start() + 1 if end.group(0).startswith(b"\n") else end.start()
-    region = body[:cut]  # every line before "<<<", each with its "\n"
+    region = text[: end.start() + 1]  # "\n" + every line before "<<<", each with its "\n"
     found = list(itertools.islice(_CLASSIC_AUTH_LINE.finditer(region), 2))
     if not found:
         raise AuthError("Bad/invalid auth token")
-    if len(found) > 1 or not found[0].group(0).lstrip(b"\n").startswith(b"auth="):
+    if len(found) > 1 or not found[0].group(0).startswith(b"\nauth="):
         raise AuthError("Bad/invalid auth token")  # one auth field, of type string
     index, token = _split_auth(found[0].group(1))
     if index not in authkeys.keys:
         raise AuthError(f"Invalid authentication [{index}] in message!")
-    start = found[0].start() + (1 if found[0].group(0).startswith(b"\n") else 0)
-    signed = region[:start] + region[found[0].end() + 1 :]
+    signed = region[1 : found[0].start() + 1] + region[found[0].end() + 1 :]
     method, key = authkeys.keys[index]
     _verify(token, method, key, signed, "classic message failed authentication")
 
