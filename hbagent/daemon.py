@@ -55,6 +55,9 @@ MAX_CLIENTS = 32  # control connections open at once; more are refused
 REPLY_TIMEOUT_S = 0.5  # a client that does not read its answer is dropped, the loop goes on
 FINAL_STATUSES = 2  # after shutdone, as 3.0.6 does (spec 8.8)
 DATAGRAMS_PER_TURN = 256  # per medium per loop turn: a flood cannot starve ticks or the control socket
+PERIODIC_S = 0.01  # timers and the status line at least this often (more when they are due)
+FLOOD_TURNS, FLOOD_PAUSE_S = 4, 0.002  # after this many turns in a row with datagrams only: let them gather
+RECEIVE_BUFFER_BYTES = 1024 * 1024  # per medium socket
 MAX_LOG_LINE = 2000
 WORKER_STOP_WAIT_S = 120.0  # fail-safe exit: how long a running resource script may still take
 
@@ -303,6 +306,7 @@ class Daemon:
         self.selector.register(wake_r, selectors.EVENT_READ, ("wake", None))
         self.selector.register(control_sock, selectors.EVENT_READ, ("control", None))
         for sock, link in self.transport.readers():
+            _grow_receive_buffer(sock)
             self.selector.register(sock, selectors.EVENT_READ, ("medium", link))
         old_handlers = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -332,18 +336,24 @@ class Daemon:
     def _loop(self) -> None:
         watchdog = sdnotify.watchdog_interval()
         watchdog_due = 0.0
+        periodic_due = 0.0
+        busy_turns = 0
         while self.exit_code is None:
             now = time.monotonic()
             if watchdog and now >= watchdog_due:
                 sdnotify.watchdog()
                 watchdog_due = now + watchdog / 2
             timeout = max(0.0, min(self.membership.next_wakeup(now) - now, 1.0))
+            only_datagrams, datagrams = True, 0
             for key, _mask in self.selector.select(timeout):
                 kind, link = key.data
                 if kind == "medium":
                     for data in _receive(key.fileobj, DATAGRAMS_PER_TURN):
+                        datagrams += 1
                         self._guarded("packet", self._on_datagram, data, link)
-                elif kind == "control":
+                    continue
+                only_datagrams = False
+                if kind == "control":
                     self._guarded("control connection", self._accept, key.fileobj)
                 elif kind == "client":
                     self._guarded("control request", self._client_readable, link)
@@ -352,6 +362,16 @@ class Daemon:
                         while key.fileobj.recv(512):
                             pass
             now = time.monotonic()
+            # Under a flood every turn brings a few datagrams: the periodic work (timers, status line)
+            # runs when something else happened, when a timer is due, or every PERIODIC_S, not per packet.
+            # Datagrams turn after turn (a flood: a quiet LAN has a few a second): one turn for many of
+            # them instead of a wake-up each; keepalives and answers wait FLOOD_PAUSE_S at most.
+            busy_turns = busy_turns + 1 if only_datagrams and datagrams else 0
+            if busy_turns >= FLOOD_TURNS:
+                time.sleep(FLOOD_PAUSE_S)
+            if only_datagrams and now < periodic_due and now < self.membership.next_wakeup(now):
+                continue
+            periodic_due = now + PERIODIC_S
             self._step("resource results", self._drain_results, now)
             self._process_signals(now)
             self._step("membership", lambda t: self._handle(self.membership.tick(t), t), now)
@@ -895,6 +915,16 @@ class Daemon:
             "shutting_down": self.shutting_down,
             "input_errors": dict(self.input_errors),
         }
+
+
+def _grow_receive_buffer(sock: socket.socket, size: int = RECEIVE_BUFFER_BYTES) -> None:
+    """Room for a burst: under a flood the loop reads in batches (FLOOD_PAUSE_S apart), and a full
+    socket buffer drops the peer's keepalives along with the rest. Root may go beyond rmem_max."""
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, option, size)
+                return
 
 
 _RECV_BUFFER = bytearray(65536)  # the largest UDP payload; one buffer, not a fresh 256 kB per datagram
