@@ -681,7 +681,8 @@ class Daemon:
             say("error", "Reload failed: configuration error; keeping the running configuration.")
             return False
         plan = reload.plan_reload(self.cluster, new, self.agent_conf.make_before_break,
-                                  new_agent.make_before_break)  # fmt: skip
+                                  new_agent.make_before_break, self.agent_conf.allow_crc,
+                                  new_agent.allow_crc)  # fmt: skip
         if not plan.ok:
             for refusal in plan.refusals:
                 say("error", refusal)

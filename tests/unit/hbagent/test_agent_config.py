@@ -202,3 +202,18 @@ def test_check_config_checks_hbagent_conf(tmp_path):
     assert result.returncode == 1
     assert result.stdout == (f"{conf}/hbagent.conf:2: make_before_break [10.0.0.51]: the group holds Filesystem, "
                              "which must never run on two nodes at once\n")  # fmt: skip
+
+
+def test_allow_crc_is_an_explicit_yes_or_no():
+    assert agentconf.parse_agent_conf("allow_crc yes\n", "/x/hbagent.conf", []).allow_crc is True
+    assert agentconf.parse_agent_conf("allow_crc off\n", "/x/hbagent.conf", []).allow_crc is False
+    assert agentconf.parse_agent_conf("", "/x/hbagent.conf", []).allow_crc is False
+    for text in ("allow_crc\n", "allow_crc maybe\n", "allow_crc yes no\n"):
+        with pytest.raises(ConfigErrors) as info:
+            agentconf.parse_agent_conf(text, "/x/hbagent.conf", [])
+        assert [str(e) for e in info.value.errors] == ["/x/hbagent.conf:1: allow_crc takes one value: yes or no"]
+
+
+def test_reload_reports_an_allow_crc_change():
+    plan = reload.plan_reload(cluster(), cluster(), (), (), False, True)
+    assert plan.ok and plan.changes == ["allow_crc no -> yes"]
