@@ -455,8 +455,7 @@ class Daemon:
         now = time.monotonic()
         with contextlib.suppress(Exception):
             self._send_now(Message.of(t="shutdone", st="dead"), now)
-        self.membership.status = "dead"
-        for _ in range(FINAL_STATUSES):
+        for _ in range(FINAL_STATUSES):  # as after a graceful stop (3.0.6 hb_mcp_final_shutdown)
             with contextlib.suppress(Exception):
                 self._send_now(None, now)
 

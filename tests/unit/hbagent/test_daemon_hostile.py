@@ -319,4 +319,4 @@ def test_the_emergency_exit_stops_every_group_and_says_shutdone(tmp_path):
     assert d.exit_code == 1
     assert d.executor.stopped == [("svc", "all")]
     kinds = [(m["t"], m.get("st")) for m in d.transport.sent]
-    assert ("shutdone", "dead") in kinds and kinds[-1] == ("status", "dead")
+    assert kinds[-3:] == [("shutdone", "dead"), ("status", "up"), ("status", "up")]
