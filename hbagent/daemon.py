@@ -362,10 +362,10 @@ class Daemon:
                         while key.fileobj.recv(512):
                             pass
             now = time.monotonic()
-            # Under a flood every turn brings a few datagrams: the periodic work (timers, status line)
-            # runs when something else happened, when a timer is due, or every PERIODIC_S, not per packet.
-            # Datagrams turn after turn (a flood: a quiet LAN has a few a second): one turn for many of
-            # them instead of a wake-up each; keepalives and answers wait FLOOD_PAUSE_S at most.
+            # Datagrams turn after turn is a flood (a quiet LAN brings a few a second): one turn for many
+            # of them instead of a wake-up each (keepalives and answers wait FLOOD_PAUSE_S at most), and
+            # the periodic work (timers, status line) when something else happened, when a timer is
+            # due, or every PERIODIC_S, not per packet.
             busy_turns = busy_turns + 1 if only_datagrams and datagrams else 0
             if busy_turns >= FLOOD_TURNS:
                 time.sleep(FLOOD_PAUSE_S)
@@ -438,6 +438,9 @@ class Daemon:
             self.log("crit", f"{reason}: stopping every resource group here, then exiting")
             if details:
                 self.log("debug", details)
+        with contextlib.suppress(queue.Empty):  # queued starts must not run now
+            while True:
+                self.jobs.get_nowait()
         self.jobs.put(None)
         if self.worker is not None and self.worker is not threading.current_thread():
             self.worker.join(WORKER_STOP_WAIT_S)  # a start in progress must finish before its stop

@@ -320,3 +320,12 @@ def test_the_emergency_exit_stops_every_group_and_says_shutdone(tmp_path):
     assert d.executor.stopped == [("svc", "all")]
     kinds = [(m["t"], m.get("st")) for m in d.transport.sent]
     assert kinds[-3:] == [("shutdone", "dead"), ("status", "up"), ("status", "up")]
+
+
+def test_the_emergency_exit_drops_queued_starts(tmp_path):
+    from hbagent import rscmgr
+
+    d = built_daemon(tmp_path)
+    d.jobs.put(rscmgr.Acquire(("svc",), rscmgr.PART_ALL))
+    d._emergency_exit("bug")
+    assert d.jobs.get_nowait() is None and d.jobs.empty()  # the worker would only see its stop
