@@ -211,7 +211,9 @@ def test_allow_crc_is_an_explicit_yes_or_no():
     for text in ("allow_crc\n", "allow_crc maybe\n", "allow_crc yes no\n"):
         with pytest.raises(ConfigErrors) as info:
             agentconf.parse_agent_conf(text, "/x/hbagent.conf", [])
-        assert [str(e) for e in info.value.errors] == ["/x/hbagent.conf:1: allow_crc takes one value: yes or no"]
+        assert [str(e) for e in info.value.errors] == [
+            "/x/hbagent.conf:1: allow_crc takes one value: yes or no"
+        ]
 
 
 def test_reload_reports_an_allow_crc_change():
