@@ -52,7 +52,7 @@ lint: venv
 unit: venv
 	@$(PYTEST) -q tests/unit
 
-check: lint unit
+check: lint unit fuzz-quick
 
 # -- agent ---------------------------------------------------------------------------------------
 agent: dist/hbagent.pyz
@@ -110,3 +110,17 @@ changelog: venv
 # The oldest claimed ansible-core and the newest on Python 3.12+: unit tests, preflight negatives, a converge
 matrix: venv images
 	@bash scripts/version-matrix.sh
+
+# -- hostile input (issue 8) ---------------------------------------------------------------------
+.PHONY: fuzz-quick fuzz bench-attack
+
+# seeded fuzzing, 10,000 cases per target, and the crasher corpus replayed (about ten seconds)
+fuzz-quick: venv
+	@$(PYTEST) -q tests/fuzz tests/unit/hbagent/test_hostile_input.py
+
+# the long run: 1,000,000 cases per target (about ten minutes on two cores)
+fuzz: venv
+	@$(VENV)/bin/python tests/fuzz/run.py --cases 1000000
+
+bench-attack: venv agent
+	@$(VENV)/bin/python bench/attack_bench.py

@@ -14,6 +14,11 @@ both for one message round. NEVER for exclusive resources — filesystems, DRBD,
 databases — the parser refuses the storage and database agents it knows, the rest is up to you.
 The services must start without the address (Apache's default `Listen 80` does).
 
+    # authkeys with a crc key: accepted by Heartbeat 3.0.6 and by hbagent, but crc authenticates nothing
+    # (anyone on the network can forge any packet). check-config warns and the daemon logs it at start,
+    # unless it is allowed here explicitly:
+    allow_crc yes
+
 A missing file means no agent-only settings. Errors name the file and line (`path:line: reason`).
 """
 
@@ -23,7 +28,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .config import ConfigError, ConfigErrors
+from .config import ConfigError, ConfigErrors, _Collector, _lines, _parse_bool, read_config_file
 
 AGENT_CONF = "hbagent.conf"
 
@@ -35,26 +40,38 @@ EXCLUSIVE_RESOURCES = frozenset({
 })  # fmt: skip
 
 
+DIRECTIVES = ("make_before_break", "allow_crc")
+
+
 @dataclass
 class AgentConf:
     path: str
     make_before_break: list[str] = field(default_factory=list)  # group keys, file order, no duplicates
+    allow_crc: bool = False
 
 
 def parse_agent_conf(text: str, path: str, groups: Iterable) -> AgentConf:
     """Parse hbagent.conf against the haresources groups it refers to; ConfigErrors lists every problem."""
     by_key = {g.key: g for g in groups}
     conf = AgentConf(path)
-    errors: list[ConfigError] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    collector = _Collector(path)
+    errors: list[ConfigError] = collector.errors
+    for lineno, raw in _lines(text, collector):
         words = raw.split("#", 1)[0].split()
         if not words:
             continue
         directive, args = words[0], words[1:]
-        if directive != "make_before_break":
+        if directive not in DIRECTIVES:
             errors.append(
-                ConfigError(path, lineno, f"unknown directive [{directive}] (known: make_before_break)")
+                ConfigError(path, lineno, f"unknown directive [{directive}] (known: {', '.join(DIRECTIVES)})")
             )
+            continue
+        if directive == "allow_crc":
+            value = _parse_bool(args[0]) if len(args) == 1 else None
+            if value is None:
+                errors.append(ConfigError(path, lineno, "allow_crc takes one value: yes or no"))
+            else:
+                conf.allow_crc = value
             continue
         if not args:
             errors.append(
@@ -86,11 +103,7 @@ def _mbb_problem(key: str, by_key: dict) -> str | None:
 def load_agent_conf(directory: str, groups: Iterable) -> AgentConf:
     """`<directory>/hbagent.conf`, or empty settings when the file does not exist."""
     path = os.path.join(directory, AGENT_CONF)
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8", "surrogateescape")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return AgentConf(path)
-    except OSError as exc:
-        raise ConfigErrors([ConfigError(path, None, f"cannot read: {exc.strerror}")]) from None
+    text, _mode = read_config_file(path)  # ConfigErrors: a FIFO, a device, too large, not UTF-8
     return parse_agent_conf(text, path, groups)

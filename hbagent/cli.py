@@ -4,6 +4,7 @@ print-unit`."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -179,7 +180,9 @@ def _cl_status_sub(sub, flags, params, status, state_dir, out, err) -> int:
             entry = node_param(0, "<node> <client> [timeout_ms]")
             if len(params) < 2:
                 raise _Usage("<node> <client> [timeout_ms]")
-            timeout_ms = int(params[2]) if len(params) > 2 and params[2].isdigit() else 500
+            given = params[2] if len(params) > 2 else ""
+            timeout_ms = int(given) if given.isascii() and given.isdigit() and 0 < len(given) <= 5 else 500
+            timeout_ms = min(max(timeout_ms, 1), 60_000)
             try:
                 answer = control_request(state_dir, {"cmd": "clientstatus", "node": entry["name"],
                                                      "client": params[1], "timeout_ms": timeout_ms})  # fmt: skip
@@ -238,10 +241,36 @@ def _print_errors(errors, err) -> None:
         print(str(error), file=err)
 
 
+CRC_WARNING = (
+    "{where}: index {indexes} uses crc, which authenticates nothing: anyone on the network can forge "
+    "every packet (Heartbeat 3.0.6 accepts it the same). Use md5 or sha1; to keep crc anyway, set "
+    "`allow_crc yes` in hbagent.conf (or pass --allow-crc)"
+)
+
+
+def _crc_warning(authkeys, path: str) -> str | None:
+    indexes = sorted(i for i, (method, _key) in authkeys.keys.items() if method == "crc")
+    if not indexes:
+        return None
+    return CRC_WARNING.format(where=path, indexes=", ".join(map(str, indexes)))
+
+
 def check_config(args, out=None, err=None) -> int:
+    """Exit 0 clean, 1 with errors (`path:line: reason` on stdout), 2 for a usage error; never a
+    traceback, whatever the files are (a FIFO, /dev/zero, Latin-1, numbers of 5,000 digits)."""
     out, err = out or sys.stdout, err or sys.stderr
+    try:
+        return _check_config(args, out, err)
+    except Exception as exc:  # a bug: still one clear line, never a traceback
+        print(f"check-config: internal error ({type(exc).__name__}: {str(exc)[:200]}); please report it",
+              file=err)  # fmt: skip
+        return 2
+
+
+def _check_config(args, out, err) -> int:
     problems: list = []
     warnings: list[str] = []
+    allow_crc = bool(getattr(args, "allow_crc", False))
 
     def attempt(func, *fargs):
         try:
@@ -252,45 +281,47 @@ def check_config(args, out=None, err=None) -> int:
             problems.append(hbconfig.ConfigError(exc.filename or "?", None, f"cannot read: {exc.strerror}"))
         return None
 
-    def read(path):
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "surrogateescape"), os.fstat(handle.fileno()).st_mode
-
     single = args.ha_cf or args.haresources or args.authkeys or args.hbagent_conf
     if single and args.directory:
         print("check-config: give a directory or single files, not both", file=err)
         return 2
     if args.ha_cf:
-        text, _ = attempt(read, args.ha_cf) or (None, None)
+        text, _ = attempt(hbconfig.read_config_file, args.ha_cf) or (None, None)
         if text is not None:
             cfg = attempt(hbconfig.parse_ha_cf, text, args.ha_cf)
             warnings += cfg.warnings if cfg else []
     if args.haresources:
         nodes = None
         if args.nodes_from:
-            text, _ = attempt(read, args.nodes_from) or (None, None)
+            text, _ = attempt(hbconfig.read_config_file, args.nodes_from) or (None, None)
             cfg = attempt(hbconfig.parse_ha_cf, text, args.nodes_from) if text is not None else None
             nodes = cfg.nodes if cfg else None
-        text, _ = attempt(read, args.haresources) or (None, None)
+        text, _ = attempt(hbconfig.read_config_file, args.haresources) or (None, None)
         if text is not None:
             attempt(hbconfig.parse_haresources, text, args.haresources, nodes)
     if args.authkeys:
-        text, mode = attempt(read, args.authkeys) or (None, None)
+        text, mode = attempt(hbconfig.read_config_file, args.authkeys, False) or (None, None)
         if text is not None:
-            attempt(hbconfig.parse_authkeys, text, args.authkeys, stat.S_IMODE(mode))
+            keys = attempt(hbconfig.parse_authkeys, text, args.authkeys, stat.S_IMODE(mode))
+            warning = _crc_warning(keys, args.authkeys) if keys and not allow_crc else None
+            warnings += [warning] if warning else []
     if args.hbagent_conf:
         groups = []
         if args.haresources_from:
-            text, _ = attempt(read, args.haresources_from) or (None, None)
+            text, _mode = attempt(hbconfig.read_config_file, args.haresources_from) or (None, None)
             groups = (attempt(hbconfig.parse_haresources, text, args.haresources_from) or []) if text else []
-        text, _ = attempt(read, args.hbagent_conf) or (None, None)
+        text, _mode = attempt(hbconfig.read_config_file, args.hbagent_conf) or (None, None)
         if text is not None:
             attempt(agentconf.parse_agent_conf, text, args.hbagent_conf, groups)
     if not single:
-        cluster = attempt(hbconfig.load_config, args.directory or DEFAULT_CONFIG_DIR)
+        directory = args.directory or DEFAULT_CONFIG_DIR
+        cluster = attempt(hbconfig.load_config, directory)
         if cluster is not None:
-            attempt(agentconf.load_agent_conf, args.directory or DEFAULT_CONFIG_DIR, cluster.resources)
+            agent = attempt(agentconf.load_agent_conf, directory, cluster.resources)
             warnings += cluster.ha_cf.warnings
+            if not allow_crc and not (agent and agent.allow_crc):
+                warning = _crc_warning(cluster.authkeys, os.path.join(directory, "authkeys"))
+                warnings += [warning] if warning else []
             if args.node and args.node.lower() not in cluster.ha_cf.nodes:
                 problems.append(hbconfig.ConfigError(cluster.ha_cf.path, None,
                                                      f"Current node [{args.node.lower()}] not in configuration"))  # fmt: skip
@@ -368,6 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--haresources-from", metavar="FILE", help="check hbagent.conf's group keys against this haresources"
     )
     check.add_argument("--node", help="also check that this node is listed in ha.cf")
+    check.add_argument(
+        "--allow-crc", action="store_true",
+        help="no warning for crc keys in authkeys (crc authenticates nothing; same as `allow_crc yes` in hbagent.conf)",
+    )  # fmt: skip
 
     for name, text in (("standby", "give resources to the peer (hb_standby [all|local|foreign|failback])"),
                        ("takeover", "take resources from the peer (hb_takeover [all|local|foreign|failback])")):  # fmt: skip
@@ -447,6 +482,9 @@ def _move(args, state_dir: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # whatever the locale, printing a name never fails
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     if args.command == "run":
         try:

@@ -13,12 +13,18 @@
   WATCHDOG=1 from the event loop every WATCHDOG_USEC/2.
 * SIGTERM/SIGINT: graceful stop, resources handed to the peer first (spec §8.8; rscmgr).
 * State: hb_generation (strictly increasing per start) and hb_uuid (16 bytes) in <state-dir> and in
-  Heartbeat's own /var/lib/heartbeat (state.py), so the node can switch engines either way.
+  Heartbeat's own /var/lib/heartbeat (state.py), so the node can switch engines either way; the peers'
+  generations and seqs (hbagent_peers) so that their old packets replayed after a restart are dropped.
+* Hostile input never ends the process: each datagram, control request, signal and reload is handled
+  on its own; an unexpected error drops that one input, counts it (status --json: input_errors) and
+  logs it (rate-limited). If the loop itself keeps failing, the node releases its resources and says
+  `shutdone` before it exits (fail-safe): it never leaves while holding them silently.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
 import logging
@@ -27,22 +33,33 @@ import queue
 import selectors
 import signal
 import socket
+import stat
 import sys
 import threading
 import time
+import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 
-from . import HEARTBEAT_VERSION, __version__, agentconf, reload, sdnotify, state
+from . import HEARTBEAT_VERSION, __version__, agentconf, control, ratelimit, reload, sdnotify, state
 from . import config as hbconfig
-from .membership import CommUp, Delivered, Log, Membership, NodeStatusChanged, Transmit
+from .membership import CommUp, Delivered, Log, Membership, NodeStatusChanged, RememberPeer, Transmit
 from .transport import Transport, TransportError
 from .wire import T_STRING, Message
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 DEFAULT_STATE_DIR = "/var/lib/hbagent"
 SOCKET_NAME = "hbagent.sock"
-MAX_REQUEST = 4096
+MAX_REQUEST = control.MAX_REQUEST
+MAX_CLIENTS = 32  # control connections open at once; more are refused
+REPLY_TIMEOUT_S = 0.5  # a client that does not read its answer is dropped, the loop goes on
 FINAL_STATUSES = 2  # after shutdone, as 3.0.6 does (spec 8.8)
+DATAGRAMS_PER_TURN = 256  # per medium per loop turn: a flood cannot starve ticks or the control socket
+PERIODIC_S = 0.01  # timers and the status line at least this often (more when they are due)
+FLOOD_TURNS, FLOOD_PAUSE_S = 4, 0.002  # after this many turns in a row with datagrams only: let them gather
+RECEIVE_BUFFER_BYTES = 1024 * 1024  # per medium socket
+MAX_LOG_LINE = 2000
+WORKER_STOP_WAIT_S = 120.0  # fail-safe exit: how long a running resource script may still take
 
 HB_LEVELS = {
     "debug": "debug",
@@ -68,9 +85,9 @@ def local_node_name(config_dir: str, override: str | None = None) -> str:
     """--node, else the first line of <config-dir>/nodeinfo, else `uname -n`; lower-cased."""
     if override:
         return override.strip().lower()
-    with contextlib.suppress(OSError):
-        with open(os.path.join(config_dir, "nodeinfo")) as handle:
-            first = handle.readline().strip()
+    with contextlib.suppress(hbconfig.ConfigErrors):  # a FIFO or a huge file there is not read
+        text, _mode = hbconfig.read_config_file(os.path.join(config_dir, "nodeinfo"))
+        first = text.split("\n", 1)[0].strip()
         if first:
             return first.lower()
     return os.uname().nodename.lower()
@@ -100,6 +117,41 @@ def parameters(ha_cf) -> dict[str, str]:
 # logging
 
 
+def _clean(text: str) -> str:
+    """One line of printable ASCII: what a peer or an attacker put in a field cannot forge log lines
+    (newlines), move the terminal (escapes), or fail to encode."""
+    text = text[:MAX_LOG_LINE]
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if c.isascii() and c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)  # fmt: skip
+
+
+class _PrivateFileHandler(logging.FileHandler):
+    """The ha.cf log file: created 0600, an existing one loses group write and every right of others
+    (it says who runs what where, and once held tokens); never opened through a symlink, never a FIFO."""
+
+    def _open(self):
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(self.baseFilename, flags, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OSError(errno.ELOOP, "is a symbolic link: refused", self.baseFilename) from None
+            raise
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(errno.EINVAL, "not a regular file: refused", self.baseFilename)
+            if info.st_mode & 0o027 and info.st_uid == os.geteuid():
+                os.fchmod(fd, stat.S_IMODE(info.st_mode) & ~0o027)
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
+        except BaseException:
+            os.close(fd)
+            raise
+
+
 class HeartbeatLog:
     """Log lines in Heartbeat's words to stderr (journald adds time and unit) and the ha.cf logfile."""
 
@@ -117,7 +169,7 @@ class HeartbeatLog:
         for path, level in ((logfile, logging.INFO), (debugfile, logging.DEBUG)):
             if path and path != "/dev/null":
                 try:
-                    handler = logging.FileHandler(path)
+                    handler = _PrivateFileHandler(path)
                 except OSError as exc:
                     self.logger.warning("WARN: cannot open log file %s: %s", path, exc.strerror)
                     continue
@@ -126,7 +178,9 @@ class HeartbeatLog:
                 self.logger.addHandler(handler)
 
     def __call__(self, level: str, text: str) -> None:
-        self.logger.log(PY_LEVELS.get(level, logging.INFO), "%s: %s", HB_LEVELS.get(level, level), text)
+        self.logger.log(
+            PY_LEVELS.get(level, logging.INFO), "%s: %s", HB_LEVELS.get(level, level), _clean(text)
+        )
 
     def close(self) -> None:
         for handler in list(self.logger.handlers):
@@ -177,16 +231,17 @@ class Daemon:
         self.log_stream, self.debug = stream, debug
         self.log = HeartbeatLog(self.node, stream, self.ha_cf.logfile, self.ha_cf.debugfile, debug)
         try:
-            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+            state.secure_dir(state_dir, 0o700)
             if heartbeat_state_dir:
-                os.makedirs(heartbeat_state_dir, mode=0o755, exist_ok=True)
+                state.secure_dir(heartbeat_state_dir, 0o755)
             self.generation = state.next_generation(state_dir, heartbeat_state_dir)
             self.uuid = state.load_uuid(state_dir, heartbeat_state_dir)
+            peers_seen = state.load_peers(state_dir)
         except OSError as exc:
             where = exc.filename or state_dir
             raise StartupError(f"state directory {where}: {exc.strerror or exc}") from None
         self.membership = Membership(self.ha_cf, self.cluster.authkeys, self.node, self.uuid, self.generation,
-                                     loadavg=_loadavg)  # fmt: skip
+                                     loadavg=_loadavg, peers_seen=peers_seen)  # fmt: skip
         self.resources = self._resource_manager() if manage_resources else None
         self.executor = None
         self.transport = Transport(self.ha_cf.media, self.log)
@@ -201,6 +256,20 @@ class Daemon:
         self.shutting_down = False
         self.exit_code: int | None = None
         self.sd_status = ""
+        self.limiter = ratelimit.LogLimiter()
+        self.input_errors: Counter[str] = Counter()  # inputs dropped after an unexpected error, by kind
+        self.failing_since: dict[str, float] = {}  # loop step -> when it started failing on every turn
+        self.fail_safe_at: float | None = None
+        self.peers_dirty = False
+        self.worker: threading.Thread | None = None
+        self._warn_insecure_auth()
+
+    def _warn_insecure_auth(self) -> None:
+        crc = sorted(i for i, (method, _key) in self.cluster.authkeys.keys.items() if method == "crc")
+        if crc and not self.agent_conf.allow_crc:
+            self.log("crit", f"authkeys: index {', '.join(map(str, crc))} uses crc, which authenticates nothing: "
+                             "anyone on the network can forge packets (as with Heartbeat 3.0.6). Use md5 or sha1; "
+                             f"set `allow_crc yes` in {agentconf.AGENT_CONF} to silence this.")  # fmt: skip
 
     def _resource_manager(self):
         from . import rscmgr  # imported here: a membership-only agent does not need it
@@ -224,7 +293,7 @@ class Daemon:
             self.log("error", f"Heartbeat not started: cannot open medium: {exc.strerror or exc}")
             return 1
         try:
-            control = self._open_control_socket()
+            control_sock = self._open_control_socket()
         except OSError as exc:
             self.log(
                 "error", f"Heartbeat not started: control socket {self._socket_path()}: {exc.strerror or exc}"
@@ -235,60 +304,183 @@ class Daemon:
         wake_r.setblocking(False)
         self.wake_w.setblocking(False)
         self.selector.register(wake_r, selectors.EVENT_READ, ("wake", None))
-        self.selector.register(control, selectors.EVENT_READ, ("control", None))
+        self.selector.register(control_sock, selectors.EVENT_READ, ("control", None))
         for sock, link in self.transport.readers():
+            _grow_receive_buffer(sock)
             self.selector.register(sock, selectors.EVENT_READ, ("medium", link))
         old_handlers = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         }
         old_wakeup = signal.set_wakeup_fd(self.wake_w.fileno(), warn_on_full_buffer=False)
-        worker = threading.Thread(target=self._worker, name="hbagent-resources", daemon=True)
-        worker.start()  # before going realtime: the worker and the scripts it runs stay ordinary
+        self.worker = threading.Thread(target=self._worker, name="hbagent-resources", daemon=True)
+        self.worker.start()  # before going realtime: the worker and the scripts it runs stay ordinary
         self._go_realtime()
         self.log("info", f"Configuration validated. Starting hbagent {__version__} (heartbeat {HEARTBEAT_VERSION} "
                          f"protocol) on node {self.node}, generation {self.generation}")  # fmt: skip
-        watchdog = sdnotify.watchdog_interval()
-        watchdog_due = 0.0
         try:
             now = time.monotonic()
             self._handle(self.membership.start(now), now)
             self.sd_status = self.summary()
             sdnotify.ready(self.sd_status)
-            while self.exit_code is None:
-                now = time.monotonic()
-                if watchdog and now >= watchdog_due:
-                    sdnotify.watchdog()
-                    watchdog_due = now + watchdog / 2
-                timeout = max(0.0, self.membership.next_wakeup(now) - now)
-                for key, _mask in self.selector.select(timeout):
-                    kind, link = key.data
-                    now = time.monotonic()
-                    if kind == "medium":
-                        for data in Transport.receive(key.fileobj):
-                            self._handle(self.membership.receive(data, link, now), now)
-                    elif kind == "control":
-                        self._accept(key.fileobj)
-                    elif kind == "client":
-                        self._client_readable(link)
-                    else:
-                        with contextlib.suppress(BlockingIOError):
-                            while key.fileobj.recv(512):
-                                pass
-                now = time.monotonic()
-                self._drain_results(now)
-                self._process_signals(now)
-                self._handle(self.membership.tick(now), now)
-                if self.resources is not None:
-                    self._handle_rsc(self.resources.tick(now), now)
-                self._expire_clients(now)
-                self._notify_status()
+            self._loop()
+        except Exception as exc:  # a bug in the loop machinery itself: never leave holding resources
+            self._emergency_exit(f"event loop failed: {type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
             self.jobs.put(None)
-            self._close(control, wake_r)
+            self._close(control_sock, wake_r)
         return self.exit_code
+
+    def _loop(self) -> None:
+        watchdog = sdnotify.watchdog_interval()
+        watchdog_due = 0.0
+        periodic_due = 0.0
+        busy_turns = 0
+        while self.exit_code is None:
+            now = time.monotonic()
+            if watchdog and now >= watchdog_due:
+                sdnotify.watchdog()
+                watchdog_due = now + watchdog / 2
+            timeout = max(0.0, min(self.membership.next_wakeup(now) - now, 1.0))
+            only_datagrams, datagrams = True, 0
+            for key, _mask in self.selector.select(timeout):
+                kind, link = key.data
+                if kind == "medium":
+                    for data in _receive(key.fileobj, DATAGRAMS_PER_TURN):
+                        datagrams += 1
+                        self._guarded("packet", self._on_datagram, data, link)
+                    continue
+                only_datagrams = False
+                if kind == "control":
+                    self._guarded("control connection", self._accept, key.fileobj)
+                elif kind == "client":
+                    self._guarded("control request", self._client_readable, link)
+                else:
+                    with contextlib.suppress(OSError):
+                        while key.fileobj.recv(512):
+                            pass
+            now = time.monotonic()
+            # Datagrams turn after turn is a flood (a quiet LAN brings a few a second): one turn for many
+            # of them instead of a wake-up each (keepalives and answers wait FLOOD_PAUSE_S at most), and
+            # the periodic work (timers, status line) when something else happened, when a timer is
+            # due, or every PERIODIC_S, not per packet.
+            busy_turns = busy_turns + 1 if only_datagrams and datagrams else 0
+            if busy_turns >= FLOOD_TURNS:
+                time.sleep(FLOOD_PAUSE_S)
+            if only_datagrams and now < periodic_due and now < self.membership.next_wakeup(now):
+                continue
+            periodic_due = now + PERIODIC_S
+            self._step("resource results", self._drain_results, now)
+            self._process_signals(now)
+            self._step("membership", lambda t: self._handle(self.membership.tick(t), t), now)
+            if self.resources is not None:
+                self._step("resources", lambda t: self._handle_rsc(self.resources.tick(t), t), now)
+            self._step("control clients", self._expire_clients, now)
+            self._step("status", lambda _t: self._notify_status(), now)
+            if self.peers_dirty:
+                self._save_peers()
+
+    # -- robustness: one bad input never ends the process ------------------------------------
+
+    def _guarded(self, kind: str, func, *args) -> bool:
+        """Handle one input; an unexpected error drops that input, counts it and logs it (rate-limited)."""
+        try:
+            func(*args)
+            return True
+        except Exception as exc:
+            self.input_errors[kind] += 1
+            try:
+                detail = f"{type(exc).__name__}: {exc}"[:300]
+            except Exception:  # str() of the exception failed too
+                detail = type(exc).__name__
+            text = self.limiter.text(("input", kind), f"dropped one {kind} after an unexpected error: {detail}",
+                                     time.monotonic())  # fmt: skip
+            if text is not None:
+                self.log("error", text)
+                self.log("debug", traceback.format_exc())
+            return False
+
+    def _step(self, name: str, func, now: float) -> None:
+        """A periodic step of the loop. Failing once drops that turn; failing on every turn for half a
+        deadtime means the node cannot do its job (keepalives, resource timers): it gives its resources
+        up and leaves, rather than be declared dead by the peer while still holding them."""
+        if self._guarded(name, func, now):
+            self.failing_since.pop(name, None)
+            return
+        since = self.failing_since.setdefault(name, now)
+        if now - since >= self.ha_cf.deadtime_ms / 2000:
+            self._fail_safe(now, f"{name} has failed on every turn for {now - since:.1f} s")
+
+    def _fail_safe(self, now: float, reason: str) -> None:
+        """First the graceful way (rscmgr releases, `shutdone`); if that does not end within a deadtime,
+        or cannot even begin, the emergency way."""
+        if self.fail_safe_at is None:
+            self.fail_safe_at = now
+            self.log("crit", f"{reason}: giving up resources and leaving the cluster")
+            if not self.shutting_down:
+                try:
+                    self._begin_shutdown(now)
+                    return
+                except Exception as exc:
+                    self._emergency_exit(f"{reason}; graceful shutdown failed: {type(exc).__name__}: {exc}")
+                    return
+        if now - self.fail_safe_at >= self.ha_cf.deadtime_ms / 1000:
+            self._emergency_exit(f"{reason}; the graceful shutdown did not end within deadtime")
+
+    def _emergency_exit(self, reason: str, details: str = "") -> None:
+        """Last resort: stop every group here (whatever rscmgr believes), tell the peer, exit 1."""
+        if self.exit_code is not None:
+            return
+        self.exit_code = 1
+        with contextlib.suppress(Exception):
+            self.log("crit", f"{reason}: stopping every resource group here, then exiting")
+            if details:
+                self.log("debug", details)
+        with contextlib.suppress(queue.Empty):  # queued starts must not run now
+            while True:
+                self.jobs.get_nowait()
+        self.jobs.put(None)
+        if self.worker is not None and self.worker is not threading.current_thread():
+            self.worker.join(WORKER_STOP_WAIT_S)  # a start in progress must finish before its stop
+        if self.resources is not None:
+            from . import rscmgr
+
+            for group in reversed(list(self.group_defs.values())):
+                try:
+                    result = self._executor().stop_group(group, rscmgr.PART_ALL)
+                    if not result.ok:
+                        self.log("crit", f"emergency stop of {group.key} failed")
+                except Exception as exc:
+                    with contextlib.suppress(Exception):
+                        self.log("crit", f"emergency stop of {group.key} failed: {exc!r}")
+        now = time.monotonic()
+        with contextlib.suppress(Exception):
+            self._send_now(Message.of(t="shutdone", st="dead"), now)
+        for _ in range(FINAL_STATUSES):  # as after a graceful stop (3.0.6 hb_mcp_final_shutdown)
+            with contextlib.suppress(Exception):
+                self._send_now(None, now)
+
+    def _send_now(self, msg: Message | None, now: float) -> None:
+        actions = self.membership.send_status(now) if msg is None else self.membership.send(msg, now)
+        for action in actions:
+            if isinstance(action, Transmit):
+                self.transport.send(action.data)
+
+    def _on_datagram(self, data: bytes, link: str) -> None:
+        now = time.monotonic()
+        self._handle(self.membership.receive(data, link, now), now)
+
+    def _save_peers(self) -> None:
+        self.peers_dirty = False
+        try:
+            state.save_peers(self.state_dir, self.membership.peer_marks())
+        except OSError as exc:
+            text = self.limiter.text("save peers", f"cannot save {state.PEERS_FILE}: {exc.strerror or exc}",
+                                     time.monotonic())  # fmt: skip
+            if text is not None:
+                self.log("error", text)
 
     def _go_realtime(self) -> None:
         """ha.cf `realtime` (default on, as in 3.0.6): the event loop thread, and only it, runs
@@ -308,13 +500,15 @@ class Daemon:
 
     def _process_signals(self, now: float) -> None:
         while self.signals:
-            signum = self.signals.pop(0)
-            if signum == signal.SIGHUP:
-                self.reload_config(now)
-            elif self.shutting_down:
-                self.log("info", "Heartbeat shutdown already underway.")
-            else:
-                self._begin_shutdown(now)
+            self._guarded("signal", self._on_one_signal, self.signals.pop(0), now)
+
+    def _on_one_signal(self, signum: int, now: float) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_config(now)
+        elif self.shutting_down:
+            self.log("info", "Heartbeat shutdown already underway.")
+        else:
+            self._begin_shutdown(now)
 
     def _close(self, control, wake_r) -> None:
         for client in list(self.clients.values()):
@@ -325,6 +519,8 @@ class Daemon:
             os.unlink(self._socket_path())
         wake_r.close()
         self.wake_w.close()
+        if self.peers_dirty:
+            self._save_peers()
         self.transport.close()
         if self.executor is not None:
             self.executor.close()
@@ -346,6 +542,8 @@ class Daemon:
                     self._handle_rsc(self.resources.comm_up(now), now)
             elif isinstance(action, NodeStatusChanged) and self.resources is not None:
                 self._handle_rsc(self.resources.peer_status(action.node, action.new, now), now)
+            elif isinstance(action, RememberPeer):
+                self.peers_dirty = True  # saved once per loop turn
             # LinkStatusChanged, PeerRestarted: only cl_status cares, through snapshots
 
     def _delivered(self, action: Delivered, now: float) -> None:
@@ -459,6 +657,14 @@ class Daemon:
                         "STATUS=reloading configuration")  # fmt: skip
         try:
             applied = self._reload(now, say)
+        except Exception as exc:  # whatever the files hold, the running configuration stays
+            self.input_errors["reload"] += 1
+            say(
+                "error",
+                f"Reload failed: {type(exc).__name__}: {str(exc)[:300]}; keeping the running configuration.",
+            )
+            self.log("debug", traceback.format_exc())
+            applied = False
         finally:
             sdnotify.ready(self.summary())
         return applied, lines
@@ -468,13 +674,17 @@ class Daemon:
         try:
             new = hbconfig.load_config(self.config_dir)
             new_agent = agentconf.load_agent_conf(self.config_dir, new.resources)
+            if self.node not in new.ha_cf.nodes:
+                raise hbconfig.ConfigErrors([hbconfig.ConfigError(new.ha_cf.path, None,
+                                                                  f"Current node [{self.node}] not in configuration")])  # fmt: skip
         except hbconfig.ConfigErrors as exc:
             for error in exc.errors:
                 say("error", str(error))
             say("error", "Reload failed: configuration error; keeping the running configuration.")
             return False
         plan = reload.plan_reload(self.cluster, new, self.agent_conf.make_before_break,
-                                  new_agent.make_before_break)  # fmt: skip
+                                  new_agent.make_before_break, self.agent_conf.allow_crc,
+                                  new_agent.allow_crc)  # fmt: skip
         if not plan.ok:
             for refusal in plan.refusals:
                 say("error", refusal)
@@ -496,6 +706,7 @@ class Daemon:
                 self.executor.log = self.log
             old_log.close()
         self.cluster, self.ha_cf, self.agent_conf = new, new.ha_cf, new_agent
+        self._warn_insecure_auth()
         for change in plan.changes:
             say("info", f"Reload: {change}")
         say("info", "Configuration reloaded (no resource was moved).")
@@ -553,8 +764,14 @@ class Daemon:
         path = self._socket_path()
         if len(path.encode()) > 107:  # sun_path
             raise OSError("path longer than 107 bytes; use a shorter --state-dir")
+        state.secure_dir(self.state_dir, 0o700, create=False)  # still ours, still not a symlink
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            info = os.lstat(path)
+            if not (stat.S_ISSOCK(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                raise OSError(
+                    errno.EEXIST, f"{path} exists and is not a socket: refused (remove it yourself)"
+                )
+            os.unlink(path)  # an old socket, or a symlink someone left: removed, never followed
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)
         try:
@@ -566,41 +783,61 @@ class Daemon:
         return server
 
     def _accept(self, server: socket.socket) -> None:
-        with contextlib.suppress(BlockingIOError):
+        try:
             conn, _ = server.accept()
-            conn.setblocking(False)
-            client = _Client(conn, deadline=time.monotonic() + 10)
-            self.clients[conn.fileno()] = client
-            self.selector.register(conn, selectors.EVENT_READ, ("client", client))
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError as exc:  # EMFILE, ENOBUFS...: the connection waits in the backlog
+            text = self.limiter.text("accept", f"control socket: cannot accept: {exc.strerror or exc}",
+                                     time.monotonic())  # fmt: skip
+            if text is not None:
+                self.log("error", text)
+            return
+        if len(self.clients) >= MAX_CLIENTS:
+            with contextlib.suppress(OSError):
+                conn.setblocking(False)
+                conn.send(b'{"ok": false, "error": "too many control connections"}\n')
+            conn.close()
+            return
+        conn.setblocking(False)
+        client = _Client(conn, deadline=time.monotonic() + 10)
+        self.clients[conn.fileno()] = client
+        self.selector.register(conn, selectors.EVENT_READ, ("client", client))
 
     def _client_readable(self, client: _Client) -> None:
         try:
-            chunk = client.sock.recv(MAX_REQUEST)
-        except BlockingIOError:
+            chunk = client.sock.recv(MAX_REQUEST + 1)
+        except (BlockingIOError, InterruptedError):
             return
         except OSError:
             chunk = b""
         if not chunk:
             self._drop_client(client)
             return
+        if client.waiting_for is not None or client in self.pending_reply:
+            return  # already being served: more bytes change nothing
         client.buffer += chunk
         if b"\n" not in client.buffer:
             if len(client.buffer) > MAX_REQUEST:
                 self._reply(client, {"ok": False, "error": "request too long"})
             return
         line = client.buffer.split(b"\n", 1)[0]
+        client.buffer = b""
         try:
-            request = json.loads(line)
-            if not isinstance(request, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            self._reply(client, {"ok": False, "error": f"bad request: {exc}"})
+            request = control.parse_request(line)
+        except control.BadRequest as exc:
+            self._reply(client, {"ok": False, "error": str(exc)})
             return
-        self._serve(client, request)
+        try:
+            self._serve(client, request)
+        except Exception:
+            self._reply(client, {"ok": False, "error": "internal error (see the log)"})
+            raise  # counted and logged by _guarded
 
     def _serve(self, client: _Client, request: dict) -> None:
+        """`request` comes from control.parse_request: its fields are checked."""
         now = time.monotonic()
-        cmd = request.get("cmd")
+        cmd = request["cmd"]
         if cmd == "status":
             self._reply(client, {"ok": True, **self.status(now)})
         elif cmd == "clientstatus":
@@ -615,7 +852,7 @@ class Daemon:
             if self.resources is None:
                 self._reply(client, {"ok": False, "text": "resource management is off on this node"})
                 return
-            which = str(request.get("which", "all"))
+            which = request["which"]
             client.deadline = now + 30
             self.pending_reply.append(client)
             self._handle_rsc(getattr(self.resources, cmd)(which, now), now)
@@ -623,7 +860,7 @@ class Daemon:
             self._reply(client, {"ok": False, "error": f"unknown command {cmd!r}"})
 
     def _clientstatus(self, client: _Client, request: dict, now: float) -> None:
-        node = str(request.get("node", "")).lower()
+        node = request["node"]
         if self.membership.node_status(node) is None:
             self._reply(client, {"ok": False, "error": "unknown node"})
             return
@@ -631,12 +868,12 @@ class Daemon:
             self._reply(client, {"ok": True, "status": "offline"})  # no API clients run here
             return
         query_id = str(next(self.query_ids))
-        timeout_ms = int(request.get("timeout_ms", 500) or 500)
-        client.deadline = now + timeout_ms / 1000
+        query = Message.of(t="query-cstatus", dest=node, cn=request["client"], from_id=query_id)
+        actions = self.membership.send(query, now)  # may raise WireError: nothing is pending yet
+        client.deadline = now + request["timeout_ms"] / 1000
         client.waiting_for = query_id
         self.pending_cstatus[query_id] = client
-        query = Message.of(t="query-cstatus", dest=node, cn=str(request.get("client", "")), from_id=query_id)
-        self._handle(self.membership.send(query, now), now)
+        self._handle(actions, now)
 
     def _expire_clients(self, now: float) -> None:
         for client in list(self.clients.values()):
@@ -648,10 +885,13 @@ class Daemon:
                 self._reply(client, {"ok": False, "error": "timeout"})
 
     def _reply(self, client: _Client, payload: dict) -> None:
-        with contextlib.suppress(OSError):
-            client.sock.setblocking(True)
-            client.sock.settimeout(2)
+        with contextlib.suppress(OSError, ValueError):
+            client.sock.settimeout(REPLY_TIMEOUT_S)
             client.sock.sendall(json.dumps(payload).encode() + b"\n")
+        if client.waiting_for:
+            self.pending_cstatus.pop(client.waiting_for, None)
+        if client in self.pending_reply:
+            self.pending_reply.remove(client)
         self._drop_client(client)
 
     def _drop_client(self, client: _Client) -> None:
@@ -676,7 +916,36 @@ class Daemon:
             "resources": self.resources.snapshot() if self.resources is not None else None,
             "parameters": parameters(self.ha_cf),
             "shutting_down": self.shutting_down,
+            "input_errors": dict(self.input_errors),
         }
+
+
+def _grow_receive_buffer(sock: socket.socket, size: int = RECEIVE_BUFFER_BYTES) -> None:
+    """Room for a burst: under a flood the loop reads in batches (FLOOD_PAUSE_S apart), and a full
+    socket buffer drops the peer's keepalives along with the rest. Root may go beyond rmem_max."""
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, option, size)
+                return
+
+
+_RECV_BUFFER = bytearray(65536)  # the largest UDP payload; one buffer, not a fresh 256 kB per datagram
+
+
+def _receive(sock: socket.socket, limit: int) -> list[bytes]:
+    """Up to `limit` datagrams waiting on `sock` (the rest wait for the next turn of the loop)."""
+    datagrams = []
+    view = memoryview(_RECV_BUFFER)
+    while len(datagrams) < limit:
+        try:
+            size = sock.recv_into(_RECV_BUFFER)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            break  # e.g. an ICMP error reported on the socket: nothing to read
+        datagrams.append(bytes(view[:size]))
+    return datagrams
 
 
 def _loadavg() -> str:

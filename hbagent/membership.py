@@ -18,12 +18,13 @@ Extension points for the resource layer (rscmgr):
 from __future__ import annotations
 
 import random
+import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import wire
+from . import ratelimit, seqtrack, wire
 from .wire import Message
 
 ST_INIT, ST_UP, ST_ACTIVE, ST_DEAD = "init", "up", "active", "dead"
@@ -33,8 +34,10 @@ STARTUP_DT_BOOST_MS = 2000  # dt advertised during the first seconds after start
 STARTUP_DT_BOOST_S = 5.0
 HISTORY_SIZE = 500  # MAXMSGHIST
 REXMIT_MIN_GAP_S = 0.24  # do not re-send the same packet twice within this time
-MAX_REXMIT_PER_REQUEST = 50
-SEQ_GAP_RESET = 250  # more missing than this: start over
+MAX_REXMIT_PER_REQUEST = seqtrack.MAX_REXMIT_BATCH
+SEQ_GAP_RESET = seqtrack.GAP_RESET  # more missing than this: start over
+MAX_DT_MS = 2**31 - 1  # a peer's advertised deadtime, clamped (3.0.6 reads it into a long)
+MAX_STATUS_LEN = 64  # a peer's status word (init, up, active, dead, ...)
 MIN_REXMIT_DELAY_MS = 50
 CHECK_INTERVAL_S = 0.1  # timeout checks (Heartbeat: 250 ms)
 DEADLINE_SLACK_S = 0.001  # wake just after a death deadline (the check is "silence > deadtime")
@@ -93,7 +96,20 @@ class Delivered:
     msg: Message
 
 
-Action = Transmit | Log | NodeStatusChanged | LinkStatusChanged | PeerRestarted | CommUp | Delivered
+@dataclass(frozen=True)
+class RememberPeer:
+    """Persist `peer_marks()` now: a peer's generation changed, or a message that changes the cluster
+    (anything but a status) was accepted from it. Loaded back at start (Membership(peers_seen=…)),
+    so that its older packets, replayed after a local restart, are still dropped."""
+
+    node: str
+    generation: int
+    seq: int
+
+
+Action = (
+    Transmit | Log | NodeStatusChanged | LinkStatusChanged | PeerRestarted | CommUp | Delivered | RememberPeer
+)
 Handler = Callable[[Message, str, float], list[Message]]
 
 
@@ -124,6 +140,9 @@ class Peer:
     last_status_seq: int = 0
     late_warned: bool = False
     acked_seq: int = 0  # highest ackseq this peer sent us
+    saved_seq: int = 0  # highest seq of `generation` accepted before a local restart (peers_seen)
+    high_seq: int = 0  # highest seq of `generation` accepted since
+    last_rexmit_req: float | None = None
 
     def reset_tracking(self) -> None:
         self.last_seq = None
@@ -138,11 +157,29 @@ class _Sent:
     last_rexmit: float | None = None
 
 
-def _hex(value: str | None) -> int | None:
-    try:
-        return int(value, 16) if value else None
-    except ValueError:
-        return None
+_HEX_RE = re.compile(r"[0-9a-fA-F]{1,16}")  # sscanf("%lx"): 64 bits at most
+_DEC_RE = re.compile(r"[0-9]{1,19}")  # atoi()
+
+
+def _hex(value) -> int | None:
+    """A hex field of a received message, or None: anything but 1..16 hex digits (a binary field, a
+    struct, 4,000 digits) is not a number here."""
+    if isinstance(value, str) and _HEX_RE.fullmatch(value):
+        return int(value, 16)
+    return None
+
+
+def _dec(value) -> int | None:
+    if isinstance(value, str) and _DEC_RE.fullmatch(value):
+        return int(value)
+    return None
+
+
+def _word(value, default: str) -> str:
+    """A short printable string field to echo back, else `default`."""
+    if isinstance(value, str) and 0 < len(value) <= 256 and value.isprintable():
+        return value
+    return default
 
 
 def _default_loadavg() -> str:
@@ -161,6 +198,7 @@ class Membership:
         wall: Callable[[], float] = time.time,
         loadavg: Callable[[], str] = _default_loadavg,
         rng: random.Random | None = None,
+        peers_seen: dict[str, tuple[int, int]] | None = None,
     ):
         self.cfg = ha_cf
         self.authkeys = authkeys
@@ -191,6 +229,27 @@ class Membership:
         self.handlers: dict[str, Handler] = {"query-cstatus": self._answer_cstatus}
         self.ttl = str(ha_cf.hopfudge + len(ha_cf.nodes))
         self.log_badpack = str(ha_cf.get("log_badpack", "true")).lower() in ("true", "on", "yes", "y", "1")
+        for name, (generation_seen, seq_seen) in (peers_seen or {}).items():
+            if name in self.peers:
+                self.peers[name].generation, self.peers[name].saved_seq = generation_seen, seq_seen
+        self.limiter = ratelimit.LogLimiter()
+        # answers to NS_rexmit per requester: 3.0.6 re-sends at most 50 packets per request and the same
+        # packet at most once per max_rexmit_delay - 10 ms; here the NAKs count too, per window
+        self.rexmit_budget = ratelimit.Budget(MAX_REXMIT_PER_REQUEST, REXMIT_MIN_GAP_S)
+        self.dropped: Counter[str] = Counter()  # inputs dropped, by reason (status --json shows them)
+
+    def _limited(self, level: str, key, text: str, now: float) -> list[Action]:
+        """A log line that input can trigger at will: rate-limited per kind, with the suppressed count."""
+        shown = self.limiter.text(key, text, now)
+        return [Log(level, shown)] if shown is not None else []
+
+    def peer_marks(self) -> dict[str, tuple[int, int]]:
+        """{peer: (generation, highest seq accepted)} for the peers heard from: what RememberPeer saves."""
+        marks = {}
+        for name, peer in self.peers.items():
+            if peer.generation:
+                marks[name] = (peer.generation, max(peer.high_seq, peer.saved_seq))
+        return marks
 
     # ---------------------------------------------------------------------------------------
     # events
@@ -258,25 +317,45 @@ class Membership:
         try:
             msg = wire.decode(data, self.authkeys)
         except wire.WireError as exc:
-            return [Log("error", f"bad packet on {link}: {exc}")] if self.log_badpack else []
+            self.dropped["unauthenticated" if isinstance(exc, wire.AuthError) else "malformed"] += 1
+            if not self.log_badpack:
+                return []
+            return self._limited("error", ("badpack", link), f"bad packet on {link}: {exc}", now)
         return self.receive_message(msg, link, now)
 
     def receive_message(self, msg: Message, link: str, now: float) -> list[Action]:
         mtype, src, ts = msg.get("t"), msg.get("src"), _hex(msg.get("ts"))
         if not isinstance(mtype, str) or not isinstance(src, str):
-            return [Log("error", "process_clustermsg: missing from/ts/type")]
+            self.dropped["malformed"] += 1
+            return self._limited("error", "malformed", "process_clustermsg: missing from/ts/type", now)
         if not ts:
+            self.dropped["malformed"] += 1
             return []  # Heartbeat drops these silently
         if src == self.me:
             return []  # our own broadcast coming back
         peer = self.peers.get(src)
         if peer is None:
-            return [Log("error", f"process_status_message: bad node [{src}] in message")]
+            self.dropped["unknown_node"] += 1
+            shown = src if src.isprintable() and len(src) < 100 else repr(src[:100])
+            return self._limited(
+                "error", "badnode", f"process_status_message: bad node [{shown}] in message", now
+            )
         out: list[Action] = []
         gen = _hex(msg.get("hg")) or 0
-        if gen < peer.generation:
-            return [Log("warning", f"should_drop_message: attempted replay attack [{src}]? "
-                                   f"[gen = {gen}, curgen = {peer.generation}]")]  # fmt: skip
+        seq = _hex(msg.get("seq"))
+        # An older generation; or, while no tracking is under way (after our own restart, or after the
+        # peer was declared dead), a seq of its generation that was accepted before: 3.0.6 takes those.
+        replayed = (
+            gen == peer.generation
+            and peer.last_seq is None
+            and seq is not None
+            and seq <= max(peer.saved_seq, peer.high_seq)
+        )
+        if gen < peer.generation or replayed:
+            self.dropped["replay"] += 1
+            text = (f"should_drop_message: attempted replay attack [{src}]? [gen = {gen}, curgen = "
+                    f"{peer.generation}]" + (f" [seq = {seq}, accepted up to {peer.saved_seq}]" if replayed else ""))  # fmt: skip
+            return self._limited("warning", ("replay", src), text, now)
         if mtype == "status":
             if gen > peer.generation and peer.generation:
                 out.append(Log("info", f"Heartbeat restart on node {src}"))
@@ -285,10 +364,13 @@ class Membership:
                 peer.last_status_ts = peer.last_status_seq = 0
             elif gen == peer.generation and gen and peer.status == ST_DEAD:
                 out.append(Log("crit", f"Cluster node {src} returning after partition."))
+            if gen != peer.generation:
+                peer.saved_seq = peer.high_seq = 0
+                out.append(RememberPeer(src, gen, 0))
             peer.generation = gen
         out += self._refresh_link(peer, link, now)
         uuid = msg.get("srcuuid")
-        if isinstance(uuid, bytes) and uuid != peer.uuid:
+        if isinstance(uuid, bytes) and len(uuid) == 16 and uuid != peer.uuid:
             if peer.uuid is not None:
                 out.append(Log("info", f"node {src} changed its uuid to {uuid.hex()}"))
             peer.uuid = uuid
@@ -300,24 +382,33 @@ class Membership:
                 out += self._on_control(mtype, msg, peer, now)
             return out + self._check_comm_up(now)
 
-        seq = _hex(msg.get("seq"))
         if not seq or seq <= 0:
-            return [*out, Log("error", "should_drop_message: bad sequence number")]
+            self.dropped["malformed"] += 1
+            return [*out, *self._limited("error", "badseq", "should_drop_message: bad sequence number", now)]
         verdict, actions = self._track(peer, seq, now)
         out += actions
+        if verdict == "keep":
+            peer.high_seq = max(peer.high_seq, seq)
         if verdict != "keep" or not to_us:
             return out + self._check_comm_up(now)
         if mtype == "status":
             out += self._on_status(msg, peer, seq, ts, now)
-        elif mtype == "reqnodes":
-            out += self._reply_repnodes(src, now)
-        elif mtype == "repnodes":
-            pass  # we never send reqnodes: comm-up does not wait for it (spec 7.3)
-        elif mtype in self.handlers:
-            for reply in self.handlers[mtype](msg, src, now):
-                out += self.send(reply, now)
         else:
-            out.append(Delivered(src, msg))
+            out.append(RememberPeer(src, peer.generation, seq))
+            if mtype == "reqnodes":
+                out += self._reply_repnodes(src, now)
+            elif mtype == "repnodes":
+                pass  # we never send reqnodes: comm-up does not wait for it (spec 7.3)
+            elif mtype in self.handlers:
+                for reply in self.handlers[mtype](msg, src, now):
+                    try:
+                        out += self.send(reply, now)
+                    except wire.WireError as exc:  # an answer that cannot be encoded: not sent
+                        out += self._limited(
+                            "error", "reply", f"cannot answer {mtype} from {src}: {exc}", now
+                        )
+            else:
+                out.append(Delivered(src, msg))
         return out + self._check_comm_up(now)
 
     # ---------------------------------------------------------------------------------------
@@ -392,6 +483,7 @@ class Membership:
                     int((now - peer.last_status_at) * 1000) if peer.last_status_at is not None else None
                 )
                 entry["deadtime_ms"] = peer.dead_ms
+                entry["missing"] = len(peer.missing)
             nodes.append(entry)
         return {
             "node": self.me,
@@ -400,6 +492,8 @@ class Membership:
             "generation": self.generation,
             "seq": self.seq,
             "nodes": nodes,
+            "dropped": dict(self.dropped),
+            "log_lines_suppressed": self.limiter.suppressed_total,
         }
 
     # ---------------------------------------------------------------------------------------
@@ -427,14 +521,19 @@ class Membership:
             return "drop", out  # duplicate
         if seq > peer.last_seq:
             lost = seq - peer.last_seq - 1
-            out.append(Log("error", f"{lost} lost packet(s) for [{peer.name}] [{peer.last_seq}:{seq}]"))
+            out += self._limited("error", ("lost", peer.name),
+                                 f"{lost} lost packet(s) for [{peer.name}] [{peer.last_seq}:{seq}]", now)  # fmt: skip
             if lost > SEQ_GAP_RESET:
-                out.append(Log("error", "lost a lot of packets!"))
+                out += self._limited("error", ("lost", peer.name), "lost a lot of packets!", now)
                 peer.missing.clear()
             else:
                 delay_ms = max(MIN_REXMIT_DELAY_MS, self.cfg.max_rexmit_delay_ms)
-                for missing in range(peer.last_seq + 1, seq):
-                    peer.missing[missing] = now + self.rng.uniform(MIN_REXMIT_DELAY_MS, delay_ms) / 1000
+
+                def due() -> float:
+                    return now + self.rng.uniform(MIN_REXMIT_DELAY_MS, delay_ms) / 1000
+
+                if seqtrack.add_missing(peer.missing, peer.last_seq + 1, seq - 1, due):
+                    self.dropped["missing_overflow"] += 1
             peer.last_seq = seq
             return "keep", out
         if seq in peer.missing:  # a late packet we were waiting for
@@ -459,8 +558,11 @@ class Membership:
                 out.append(Log("warning", f"Late heartbeat: Node {peer.name}: interval {interval} ms"))
         peer.last_status_at = now
         peer.late_warned = False
-        peer.dead_ms = _hex(msg.get("dt")) or self.cfg.deadtime_ms
-        new = str(msg.get("st", ""))
+        peer.dead_ms = min(_hex(msg.get("dt")) or self.cfg.deadtime_ms, MAX_DT_MS)
+        new = msg.get("st", "")
+        if not isinstance(new, str) or len(new) > MAX_STATUS_LEN or not new.isprintable():
+            self.dropped["malformed"] += 1
+            return [*out, *self._limited("error", "badstatus", f"bad status field from {peer.name}", now)]
         if new and new != peer.status:
             old, peer.status = peer.status, new
             out.append(Log("info", f"Status update for node {peer.name}: status {new}"))
@@ -495,12 +597,18 @@ class Membership:
     def _request_missing(self, peer: Peer, now: float) -> list[Action]:
         if not peer.missing or peer.status not in (ST_UP, ST_ACTIVE):
             return []
+        interval = self.cfg.max_rexmit_delay_ms / 1000
+        if peer.last_rexmit_req is not None and 0 <= now - peer.last_rexmit_req < interval:
+            return []  # 3.0.6 check_rexmit_reqs(): one round per max_rexmit_delay per node
         out: list[Action] = []
-        for seq, due in sorted(peer.missing.items()):
-            if due <= now:
-                request = Message.of(t="NS_rexmit", dest=peer.name, firstseq=str(seq), lastseq=str(seq))
-                out += self.send(request, now)
-                peer.missing[seq] = now + self.cfg.max_rexmit_delay_ms / 1000
+        ranges = seqtrack.due_ranges(peer.missing, now)
+        for first, last in ranges:
+            request = Message.of(t="NS_rexmit", dest=peer.name, firstseq=str(first), lastseq=str(last))
+            out += self.send(request, now)
+            for seq in range(first, last + 1):
+                peer.missing[seq] = now + interval
+        if ranges:
+            peer.last_rexmit_req = now
         return out
 
     def _on_control(self, mtype: str, msg: Message, peer: Peer, now: float) -> list[Action]:
@@ -511,37 +619,47 @@ class Membership:
             return self._answer_rexmit(msg, peer.name, now)
         if mtype == "NS_nak_rexmit":
             seq = _hex(msg.get("firstseq"))
-            if seq is None:
-                return [Log("error", "should_drop_message: bad nak seq number")]
+            if not seq:
+                self.dropped["malformed"] += 1
+                return self._limited(
+                    "error", ("nak", peer.name), "should_drop_message: bad nak seq number", now
+                )
             peer.missing.pop(seq, None)
-            return [Log("error", f"Irretrievably lost packet: node {peer.name} seq {seq}")]
+            return self._limited("error", ("nak", peer.name),
+                                 f"Irretrievably lost packet: node {peer.name} seq {seq}", now)  # fmt: skip
         return []
 
     def _answer_rexmit(self, msg: Message, requester: str, now: float) -> list[Action]:
-        try:
-            first, last = int(msg.get("firstseq", "")), int(msg.get("lastseq", ""))
-        except ValueError:
-            return [Log("error", "Invalid rexmit seqnos")]
-        if first <= 0 or last < first:
-            return [Log("error", "Invalid rexmit seqnos")]
+        first, last = _dec(msg.get("firstseq")), _dec(msg.get("lastseq"))
+        if first is None or last is None or first <= 0 or last < first:
+            self.dropped["malformed"] += 1
+            return self._limited("error", ("rexmit", requester), "Invalid rexmit seqnos", now)
         out: list[Action] = []
         by_seq = {sent.seq: sent for sent in self.history}
         lowest = self.history[0].seq if self.history else self.seq + 1
         for seq in range(first, min(last, first + MAX_REXMIT_PER_REQUEST - 1) + 1):
             sent = by_seq.get(seq)
             if seq > self.seq:
-                out.append(
-                    Log(
-                        "warning",
-                        f"Rexmit of seq {seq} requested by {requester}: above our highest ({self.seq})",
-                    )
-                )
-            elif sent is None:
+                out += self._limited("warning", ("rexmit", requester),
+                                     f"Rexmit of seq {seq} requested by {requester}: above our highest "
+                                     f"({self.seq})", now)  # fmt: skip
+                break  # every later one is above too
+            if (
+                sent is not None
+                and sent.last_rexmit is not None
+                and now - sent.last_rexmit < REXMIT_MIN_GAP_S
+            ):
+                continue  # re-sent moments ago
+            if not self.rexmit_budget.take(requester, now):
+                self.dropped["rexmit_over_budget"] += 1
+                break  # answered enough for now: a replayed or forged flood of requests stops here
+            if sent is None:
                 reason = "seqno too low" if seq < lowest else "seqno not found"
-                out.append(Log("error", f"Cannot rexmit pkt {seq} for {requester}: {reason}"))
+                out += self._limited("error", ("rexmit", requester),
+                                     f"Cannot rexmit pkt {seq} for {requester}: {reason}", now)  # fmt: skip
                 nak = Message.of(t="NS_nak_rexmit", firstseq=format(seq, "x"), dest=requester, info=reason)
                 out += self.send(nak, now)
-            elif sent.last_rexmit is None or now - sent.last_rexmit >= REXMIT_MIN_GAP_S:
+            else:
                 sent.last_rexmit = now
                 out.append(Transmit(sent.data, sent.msg))  # the very same bytes: same seq, ts and auth
         return out
@@ -554,8 +672,8 @@ class Membership:
 
     def _answer_cstatus(self, msg: Message, src: str, now: float) -> list[Message]:
         # no API clients run here: every client is offline
-        return [Message.of(t="respond-cstatus", dest=src, result="OK", cn=msg.get("cn", "unknown"),
-                           to_id=msg.get("from_id", "0"), cs="offline")]  # fmt: skip
+        return [Message.of(t="respond-cstatus", dest=src, result="OK", cn=_word(msg.get("cn"), "unknown"),
+                           to_id=_word(msg.get("from_id"), "0"), cs="offline")]  # fmt: skip
 
     def _check_comm_up(self, now: float) -> list[Action]:
         if self.comm_up or self.started_at is None:

@@ -7,7 +7,7 @@ whole running configuration. Nothing here ever moves a resource.
 Applied live: keepalive, deadtime, warntime, initdead, msgfmt, hopfudge and the other tunables,
 log files, authkeys (every key: rotate by adding the new index on both nodes, then switching `auth`),
 auto_failback on <-> off, the resources *inside* a haresources group (a running group keeps the
-definition it was started with until it is stopped), make_before_break in hbagent.conf.
+definition it was started with until it is stopped), make_before_break and allow_crc in hbagent.conf.
 
 Refused (restart hbagent to apply): the node list, the media (bcast/mcast/ucast, udpport), crm, a
 switch to or from auto_failback legacy (another resource protocol), and adding, removing or
@@ -57,8 +57,8 @@ def _authkeys_text(keys) -> str:
     return f"auth {keys.active} (keys: {methods})"
 
 
-def plan_reload(old, new, old_mbb=(), new_mbb=()) -> ReloadPlan:
-    """old/new: ClusterConfig; *_mbb: make_before_break group keys."""
+def plan_reload(old, new, old_mbb=(), new_mbb=(), old_allow_crc=False, new_allow_crc=False) -> ReloadPlan:
+    """old/new: ClusterConfig; *_mbb: make_before_break group keys; *_allow_crc: hbagent.conf allow_crc."""
     plan = ReloadPlan()
     a, b = old.ha_cf, new.ha_cf
     if a.nodes != b.nodes:
@@ -98,6 +98,10 @@ def plan_reload(old, new, old_mbb=(), new_mbb=()) -> ReloadPlan:
     if list(old_mbb) != list(new_mbb):
         plan.changes.append(
             f"make_before_break {' '.join(old_mbb) or '(none)'} -> {' '.join(new_mbb) or '(none)'}"
+        )
+    if old_allow_crc != new_allow_crc:
+        plan.changes.append(
+            f"allow_crc {'yes' if old_allow_crc else 'no'} -> {'yes' if new_allow_crc else 'no'}"
         )
     return plan
 

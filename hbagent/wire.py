@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bz2
+import itertools
 import re
 import zlib
 from collections.abc import Iterable, Iterator
@@ -37,6 +38,10 @@ CLASSIC_NL = b"\x13"  # a newline inside a classic string value
 
 class WireError(ValueError):
     """A message that cannot be encoded, parsed or authenticated (the reason says which)."""
+
+
+class AuthError(WireError):
+    """A datagram that does not carry a valid token for any configured key."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,22 +413,46 @@ def auth_field_value(msg: Message, authkeys) -> str:
     return f"{authkeys.active} {digest(method, key, classic_auth_input(msg))}"
 
 
-def _split_auth(value: str) -> tuple[int, str]:
-    m = re.fullmatch(r"\s*(\d+) (\S+)\s*", value or "")
+# "<index> <token>": index 0..15 (MAXAUTH), token lower-case hex (md5 32, sha1 40, crc 1-8 digits).
+# Bounded on purpose: the field comes from anyone on the LAN, before any key is checked.
+_AUTH_RE = re.compile(rb"\s*([0-9]{1,2}) ([0-9a-fA-F]{1,64})\s*")
+_TOKEN_LENGTHS = {"md5": range(32, 33), "sha1": range(40, 41), "crc": range(1, 9)}
+
+try:  # constant-time comparison without importing hmac (and OpenSSL with it)
+    from _operator import _compare_digest as _same
+except ImportError:  # pragma: no cover - other interpreters
+    from hmac import compare_digest as _same
+
+
+def _split_auth(value) -> tuple[int, str]:
+    """(index, token) of an auth string; WireError for anything else (a binary field, a number of
+    4,000 digits, ...): never an exception of another kind."""
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogateescape")
+    if not isinstance(value, bytes) or len(value) > MAX_AUTH_BYTES:
+        raise AuthError("Bad/invalid auth token")
+    m = _AUTH_RE.fullmatch(value)
     if not m:
-        raise WireError("Bad/invalid auth token")
-    return int(m.group(1)), m.group(2)
+        raise AuthError("Bad/invalid auth token")
+    return int(m.group(1)), m.group(2).decode("ascii")
+
+
+def _verify(token: str, method: str, key: bytes | None, signed: bytes, reason: str) -> None:
+    """Compare in constant time; the reason never carries a token (the log must not hand out a valid one,
+    and 3.0.6's `authtoken=…, authstr=…` did exactly that)."""
+    if len(token) not in _TOKEN_LENGTHS.get(method, ()):
+        raise AuthError(reason)  # cannot be right: no need to hash anything
+    if not _same(token.encode(), digest(method, key, signed).encode()):
+        raise AuthError(reason)
 
 
 def check_auth_field(msg: Message, authkeys) -> None:
     """Verify the classic `auth` field with the method and key of the index it names."""
     index, token = _split_auth(msg.get("auth"))
     if index not in authkeys.keys:
-        raise WireError(f"Invalid authentication [{index}] in message!")
+        raise AuthError(f"Invalid authentication [{index}] in message!")
     method, key = authkeys.keys[index]
-    expected = digest(method, key, classic_auth_input(msg))
-    if token != expected:
-        raise WireError(f"node [{msg.get('src')}] failed authentication")
+    _verify(token, method, key, classic_auth_input(msg), "classic message failed authentication")
 
 
 def trailing_auth(signed: bytes, authkeys) -> bytes:
@@ -431,18 +460,66 @@ def trailing_auth(signed: bytes, authkeys) -> bytes:
     return _netstring(b"%d %s" % (authkeys.active, digest(method, key, signed).encode()))
 
 
-def check_trailing_auth(signed: bytes, authstr: str | None, authkeys) -> None:
+def check_trailing_auth(signed: bytes, authstr, authkeys) -> None:
     """Method of the received index, key of our own outgoing index: Heartbeat's quirk (spec 4.3)."""
     if authstr is None:
-        raise WireError("peel_netstring() error in getting auth string")
+        raise AuthError("peel_netstring() error in getting auth string")
     index, token = _split_auth(authstr)
     if index not in authkeys.keys:
-        raise WireError(f"Invalid authentication [{index}] in message!")
+        raise AuthError(f"Invalid authentication [{index}] in message!")
     method = authkeys.keys[index][0]
     key = authkeys.keys[authkeys.active][1]
-    expected = digest(method, key, signed)
-    if token != expected:
-        raise WireError(f"authtoken does not match, authtoken={token}, authstr={expected}")
+    _verify(token, method, key, signed, "authtoken does not match")
+
+
+def _peel_trailing_auth(data: bytes) -> tuple[int, bytes]:
+    """(length of the signed region, auth string) found from the end of a netstring datagram, without
+    parsing the message: the signed region ends with the last "%%%\n", which the auth string (at most
+    MAX_AUTH_BYTES) follows. Only what this finds and authenticates is parsed afterwards."""
+    rest = data.rstrip(b"\0")
+    window = MAX_AUTH_BYTES + 16  # "NN:" + auth string + ","
+    tail = rest.rfind(NS_TAIL, max(0, len(rest) - window - len(NS_TAIL)))
+    if tail < 0:
+        raise WireError("peel_netstring() error in getting auth string")
+    signed_len = tail + len(NS_TAIL)
+    if signed_len == len(rest):
+        raise AuthError("peel_netstring() error in getting auth string")
+    authstr, end = _read_netstring(rest, signed_len, "auth string")
+    if end != len(rest):
+        raise WireError("trailing bytes after the auth string")
+    if len(authstr) > MAX_AUTH_BYTES:
+        raise WireError("auth string too long")
+    return signed_len, authstr
+
+
+# A classic message's own `auth=` line and its end marker, found with C-speed searches (no line loop).
+# Both start with a literal newline, which the regex engine looks for with a fast scan: the text
+# searched gets one in front (a line at the very start), never a `(?:^|\n)` tried at every byte.
+_CLASSIC_AUTH_LINE = re.compile(rb"\n(?:\(\d\))?auth=([^\n]*)")
+_CLASSIC_END = re.compile(rb"\n<<<(?:\n|\Z)")
+
+
+def _check_classic_auth_raw(data: bytes, authkeys) -> None:
+    """Authenticate a classic datagram on its raw bytes before parsing it: the digest input is the
+    message's lines without the head, the tail and the `auth=` line, which is exactly the classic
+    rendering §4.2 hashes for any message a sender can produce. The parsed message is checked again
+    the canonical way afterwards (check_auth_field)."""
+    text = b"\n" + data[len(CLASSIC_HEAD) :]  # "\n" + every line
+    end = _CLASSIC_END.search(text)
+    if end is None:
+        raise WireError("classic message has no <<< end marker")
+    region = text[: end.start() + 1]  # "\n" + every line before "<<<", each with its "\n"
+    found = list(itertools.islice(_CLASSIC_AUTH_LINE.finditer(region), 2))
+    if not found:
+        raise AuthError("Bad/invalid auth token")
+    if len(found) > 1 or not found[0].group(0).startswith(b"\nauth="):
+        raise AuthError("Bad/invalid auth token")  # one auth field, of type string
+    index, token = _split_auth(found[0].group(1))
+    if index not in authkeys.keys:
+        raise AuthError(f"Invalid authentication [{index}] in message!")
+    signed = region[1 : found[0].start() + 1] + region[found[0].end() + 1 :]
+    method, key = authkeys.keys[index]
+    _verify(token, method, key, signed, "classic message failed authentication")
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,14 +545,25 @@ def encode(msg: Message, authkeys, classic_auth: bool = True) -> bytes:
 
 
 def decode(data: bytes, authkeys=None) -> Message:
-    """Parse (and with authkeys, authenticate) one datagram, unwrapping _compressed_payload."""
+    """Parse (and with authkeys, authenticate) one datagram, unwrapping _compressed_payload.
+
+    With authkeys the order is: size and framing, then the key (on the raw bytes, microseconds), and
+    only then the full parse: what nobody with the key sent is never parsed. Every failure is a
+    WireError, whatever the bytes."""
+    if not isinstance(data, bytes):
+        data = bytes(data)
     if len(data) > MAXMSG:
         raise WireError(f"msg too big ({len(data)} bytes)")
     if data.startswith(NS_HEAD):
-        msg, authstr, signed_len = netstring_decode(data)
         if authkeys is not None:
+            signed_len, authstr = _peel_trailing_auth(data)
             check_trailing_auth(data[:signed_len], authstr, authkeys)
+        msg, _authstr, parsed_len = netstring_decode(data)
+        if authkeys is not None and parsed_len != signed_len:
+            raise WireError("bytes between the message end and the auth string")
     elif data.startswith(CLASSIC_HEAD):
+        if authkeys is not None:
+            _check_classic_auth_raw(data, authkeys)
         msg = classic_decode(data)
         if authkeys is not None:
             check_auth_field(msg, authkeys)

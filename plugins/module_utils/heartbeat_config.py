@@ -12,6 +12,7 @@ names the file (or the input variable, for the renderers), the line and the reas
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -31,6 +32,7 @@ __all__ = [
     "parse_ha_cf",
     "parse_haresources",
     "parse_msec",
+    "read_config_file",
     "render_authkeys",
     "render_ha_cf",
     "render_haresources",
@@ -42,6 +44,8 @@ MAX_MEDIA = 64  # MAXMEDIA
 MAX_AUTH_INDEX = 15  # MAXAUTH - 1
 HOSTLENG = 100  # node names must be shorter
 AUTH_METHODS = ("crc", "md5", "sha1")
+MAX_CONFIG_BYTES = 1024 * 1024  # a configuration file larger than this is refused, not read
+MAX_NUMBER_DIGITS = 9  # integers in the files: no value needs more (and int() of 4,300 digits raises)
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,16 +195,111 @@ class ClusterConfig:
 
 
 # --------------------------------------------------------------------------------------------
+# reading files and lines (every input is hostile: a FIFO, /dev/zero, 1 GB, Latin-1, NUL bytes)
+
+
+def read_config_file(path: str, strict: bool = True) -> tuple[str, int]:
+    """(text, st_mode) of a configuration file, or ConfigErrors naming the file: a missing or unreadable
+    file, anything but a regular file (a FIFO would block, /dev/zero never ends), more than
+    MAX_CONFIG_BYTES, and with `strict` bytes that are not UTF-8 (the line is named). Not strict: bytes
+    that are not UTF-8 survive as surrogates (authkeys keys are raw bytes)."""
+
+    def refuse(reason: str, line: int | None = None) -> ConfigErrors:
+        return ConfigErrors([ConfigError(path, line, reason)])
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")  # fmt: skip
+            raise refuse(f"cannot read: {kind}, not a regular file: refused")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise refuse(f"cannot read: {info.st_size} bytes, more than the {MAX_CONFIG_BYTES} accepted")
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_CONFIG_BYTES:
+            raise refuse(f"cannot read: more than the {MAX_CONFIG_BYTES} bytes accepted")
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if not strict:
+        return data.decode("utf-8", "surrogateescape"), info.st_mode
+    try:
+        return data.decode("utf-8"), info.st_mode
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise refuse(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}): save the file as UTF-8", line
+        ) from None
+
+
+def _describe_char(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"not valid UTF-8 (byte 0x{code - 0xDC00:02x})"
+    if code == 0:
+        return "NUL character in the line"
+    return f"non-printable character U+{code:04X} (only printable characters, spaces and tabs)"
+
+
+def _lines(text: str, errs: _Collector, printable: bool = True):
+    """(line number, line) as Heartbeat reads a file (fgets: only "\n" ends a line; a "\r" before it
+    is dropped). Lines with a character that this parser and Heartbeat's C parser could read
+    differently (NUL, and with `printable` any non-printable character but the tab: form feeds, Unicode
+    line or word separators, undecodable bytes) are reported and skipped."""
+    pieces = text.split("\n")
+    if pieces[-1] == "":
+        pieces.pop()  # the newline that ends the last line does not start another one
+    for lineno, raw in enumerate(pieces, start=1):
+        if raw.endswith("\r"):
+            raw = raw[:-1]
+        if printable and not raw.isprintable():
+            bad = next((c for c in raw if c != "\t" and not c.isprintable()), None)
+            if bad is not None:
+                errs.add(lineno, _describe_char(bad))
+                continue
+        elif not printable and "\0" in raw:
+            errs.add(lineno, _describe_char("\0"))
+            continue
+        yield lineno, raw
+
+
+def _cut(value: str, longest: int = 40) -> str:
+    """A value as echoed in an error: a number of 5,000 digits is shown by its start."""
+    return value if len(value) <= longest else f"{value[:longest]}… ({len(value)} characters)"
+
+
+def _is_uint(text, max_digits: int = MAX_NUMBER_DIGITS) -> bool:
+    """ASCII digits only ("²" and "٣" are digits to str.isdigit), and not too many of them."""
+    return isinstance(text, str) and 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
+# --------------------------------------------------------------------------------------------
 # value helpers (cl_get_msec, cl_str_to_boolean)
 
-_MSEC_RE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)(ms|msec|us|usec)?$", re.IGNORECASE)
+# at most 12 digits of seconds (31,000 years) and 9 decimals: float() of 309 digits is inf
+_MSEC_RE = re.compile(r"^([0-9]{1,12}(?:\.[0-9]{0,9})?|\.[0-9]{1,9})(ms|msec|us|usec)?$", re.IGNORECASE)
 _TRUE = ("true", "on", "yes", "y", "1")
 _FALSE = ("false", "off", "no", "n", "0")
 
 
 def parse_msec(value: str) -> int | None:
     """Heartbeat time value -> milliseconds: plain number = seconds, suffix ms or us; None if bad."""
-    m = _MSEC_RE.match(value.strip())
+    if not isinstance(value, str):
+        return None
+    m = _MSEC_RE.match(value.strip(" \t"))
     if not m:
         return None
     number = float(m.group(1))
@@ -231,7 +330,7 @@ def _is_ipv4(text: str) -> bool:
     return True
 
 
-_IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")  # IFNAMSIZ-1, no '/' (':' marks an alias)
+_IFNAME_RE = re.compile(r"^[!-.0-9;-~]{1,15}$")  # IFNAMSIZ-1 ASCII bytes, no '/' (':' marks an alias)
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
 _FACILITIES = frozenset(
     (
@@ -346,7 +445,7 @@ def _parse_ha_cf(text: str, path: str) -> tuple[HaCf, _Collector]:
     crm_lines: list[int] = []
     explicit: set[str] = set()
 
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in _lines(text, errs):
         body = _strip_comment(raw)
         if not body:
             continue
@@ -397,7 +496,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
 
     if isinstance(kind, tuple):
         if value.lower() not in kind:
-            bad(f"invalid value [{value}], expected one of: {', '.join(kind)}")
+            bad(f"invalid value [{_cut(value)}], expected one of: {', '.join(kind)}")
             return
         value = value.lower()
         if directive in ("msgfmt", "hbgenmethod", "uuidfrom", "autojoin"):
@@ -407,7 +506,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         ms = parse_msec(value)
         minimum = 1 if directive in ("keepalive", "warntime") else 0
         if ms is None or ms < minimum:
-            bad(f'invalid time [{value}] (seconds, or a number with suffix ms/us, e.g. "500ms")')
+            bad(f'invalid time [{_cut(value)}] (seconds, or a number with suffix ms/us, e.g. "500ms")')
             return
         if directive in _TIME_FIELDS:
             setattr(cfg, _TIME_FIELDS[directive], ms)
@@ -416,7 +515,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
     if kind == "node":
         name = value.lower()
         if len(name) >= HOSTLENG:
-            bad(f"node name [{value}] is too long (max {HOSTLENG - 1} characters)")
+            bad(f"node name [{_cut(value)}] is too long (max {HOSTLENG - 1} characters)")
         elif name in cfg.nodes:
             bad(f"node {name} is listed twice")
         elif len(cfg.nodes) >= MAX_NODES:
@@ -425,8 +524,8 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
             cfg.nodes.append(name)
         return
     if kind == "port":
-        if not value.isdigit() or not 0 < int(value) < 65536:
-            bad(f"invalid port [{value}] specified")
+        if not _is_uint(value, 5) or not 0 < int(value) < 65536:
+            bad(f"invalid port [{_cut(value)}] specified")
             return
         if first_media_line is not None:
             errs.add(
@@ -438,7 +537,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         return
     if kind == "ifname":  # bcast
         if not _IFNAME_RE.match(value):
-            bad(f"invalid interface name [{value}]")
+            bad(f"invalid interface name [{_cut(value)}]")
         elif len(cfg.media) >= MAX_MEDIA:
             bad(f"Too many media specified (> {MAX_MEDIA})")
         else:
@@ -447,7 +546,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
     if kind == "bool":
         parsed = _parse_bool(value)
         if parsed is None:
-            bad(f"invalid boolean [{value}] (true/on/yes/y/1 or false/off/no/n/0)")
+            bad(f"invalid boolean [{_cut(value)}] (true/on/yes/y/1 or false/off/no/n/0)")
             return
         if directive == "nice_failback":
             new = "off" if parsed else "legacy"
@@ -467,7 +566,7 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
             return
         parsed = _parse_bool(value)
         if parsed is None:
-            bad(f"invalid value [{value}], expected on, off or legacy")
+            bad(f"invalid value [{_cut(value)}], expected on, off or legacy")
             return
         cfg.auto_failback = "on" if parsed else "off"
         return
@@ -478,17 +577,17 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         elif value.lower() in _CRM_VALUES:
             cfg.crm = value.lower()
         else:
-            bad(f"invalid value [{value}], expected on, off, {', '.join(_CRM_VALUES)}")
+            bad(f"invalid value [{_cut(value)}], expected on, off, {', '.join(_CRM_VALUES)}")
         return
     if kind in ("int", "posint", "hopfudge", "debug"):
-        if not re.fullmatch(r"-?\d+", value):
-            bad(f"invalid number [{value}]")
+        if not _is_uint(value.removeprefix("-")):
+            bad(f"invalid number [{_cut(value)}] (at most {MAX_NUMBER_DIGITS} digits)")
             return
         number = int(value)
         if kind == "posint" and number <= 0:
-            bad(f"must be a positive number, got [{value}]")
+            bad(f"must be a positive number, got [{_cut(value)}]")
         elif kind in ("hopfudge", "debug") and not 0 <= number <= 255:
-            bad(f"must be between 0 and 255, got [{value}]")
+            bad(f"must be between 0 and 255, got [{_cut(value)}]")
         elif directive == "hopfudge":
             cfg.hopfudge = number
         elif directive == "max_rexmit_delay":
@@ -504,11 +603,11 @@ def _apply_value(directive, value, cfg: HaCf, errs: _Collector, lineno, explicit
         return
     if kind == "baud":
         if value not in _BAUD_RATES:
-            bad(f"invalid baudrate [{value}] specified")
+            bad(f"invalid baudrate [{_cut(value)}] specified")
         return
     if kind == "env":
         if "=" not in value or value.startswith("="):
-            bad(f"expected NAME=value, got [{value}]")
+            bad(f"expected NAME=value, got [{_cut(value)}]")
         return
     # free text
     if directive == "logfile":
@@ -529,15 +628,15 @@ def _parse_mcast(rest: str, cfg: HaCf, errs: _Collector, lineno: int) -> None:
     dev, group, port, ttl, loop = words[:5]
     problems = []
     if not _IFNAME_RE.match(dev):
-        problems.append(f"invalid interface name [{dev}]")
+        problems.append(f"invalid interface name [{_cut(dev)}]")
     if not _is_ipv4(group) or not ipaddress.IPv4Address(group).is_multicast:
-        problems.append(f"[{group}] is not an IPv4 multicast address")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        problems.append(f"invalid port [{port}]")
+        problems.append(f"[{_cut(group)}] is not an IPv4 multicast address")
+    if not _is_uint(port, 5) or not 0 < int(port) < 65536:
+        problems.append(f"invalid port [{_cut(port)}]")
     if ttl not in ("0", "1", "2", "3", "4"):
-        problems.append(f"ttl must be 0..4, got [{ttl}]")
+        problems.append(f"ttl must be 0..4, got [{_cut(ttl)}]")
     if loop not in ("0", "1"):
-        problems.append(f"loop must be 0 or 1, got [{loop}]")
+        problems.append(f"loop must be 0 or 1, got [{_cut(loop)}]")
     for problem in problems:
         errs.add(lineno, f"mcast: {problem}")
     if not problems:
@@ -553,9 +652,9 @@ def _parse_ucast(rest: str, cfg: HaCf, errs: _Collector, lineno: int) -> None:
         return
     dev, peer = words[:2]
     if not _IFNAME_RE.match(dev):
-        errs.add(lineno, f"ucast: invalid interface name [{dev}]")
-    elif not (_is_ipv4(peer) or (_HOSTNAME_RE.match(peer) and not re.fullmatch(r"[\d.]+", peer))):
-        errs.add(lineno, f"ucast: invalid peer address [{peer}]")
+        errs.add(lineno, f"ucast: invalid interface name [{_cut(dev)}]")
+    elif not (_is_ipv4(peer) or (_HOSTNAME_RE.match(peer) and not re.fullmatch(r"[0-9.]+", peer))):
+        errs.add(lineno, f"ucast: invalid peer address [{_cut(peer)}]")
     else:
         if len(words) > 2:
             cfg.warnings.append(
@@ -623,7 +722,7 @@ def _finish_ha_cf(
 # --------------------------------------------------------------------------------------------
 # haresources
 
-_IPV4_WORD_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+")  # ResourceManager's "looks like an IP" test
+_IPV4_WORD_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")  # ResourceManager's "looks like an IP" test
 _SCRIPT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 
 
@@ -636,7 +735,7 @@ def _check_ipaddr_args(args: list[str]) -> str | None:
         return f"[{parts[0]}] is not an IPv4 address"
     if len(parts) > 1:
         mask = parts[1]
-        if not ((mask.isdigit() and 0 <= int(mask) <= 32) or _is_ipv4(mask)):
+        if not ((_is_uint(mask, 2) and 0 <= int(mask) <= 32) or _is_ipv4(mask)):
             return f"invalid netmask [{mask}] (CIDR bits or dotted quad)"
     if len(parts) > 2 and not parts[2]:
         return "empty interface/broadcast part"
@@ -674,8 +773,8 @@ def parse_haresources(
     logical: list[tuple[int, str]] = []  # (first physical line, joined text)
     pending: tuple[int, str] | None = None
 
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        body = raw.split("#", 1)[0].rstrip("\r")
+    for lineno, raw in _lines(text, errs):
+        body = raw.split("#", 1)[0]
         stripped = body.rstrip()
         continued = stripped.endswith("\\")
         if continued and not body.endswith("\\"):
@@ -727,6 +826,15 @@ def parse_haresources(
 # authkeys
 
 
+_C_SPACE_RE = re.compile(r"[ \t\v\f\r]+")
+
+
+def _shown(word: str, longest: int) -> str:
+    """`[word] ` when it is short and printable, else nothing: an authkeys error must not print a key
+    (check-config's output ends up in logs, Ansible's included)."""
+    return f"[{word}] " if len(word) <= longest and word.isascii() and word.isprintable() else ""
+
+
 def _drop_trailing_comment(words: list[str], needed: int) -> list[str]:
     """Words after the `needed` ones start a comment when they begin with '#'."""
     for i in range(needed, len(words)):
@@ -748,14 +856,16 @@ def parse_authkeys(text: str, path: str = "/etc/ha.d/authkeys", mode: int | None
     bad_indexes: set[int] = set()
 
     def index_of(word: str, lineno: int) -> int | None:
-        if not word.isdigit() or int(word) > MAX_AUTH_INDEX:
-            errs.add(lineno, f"invalid authentication index [{word}] (0..{MAX_AUTH_INDEX})")
+        if not _is_uint(word, 2) or int(word) > MAX_AUTH_INDEX:
+            errs.add(lineno, f"invalid authentication index {_shown(word, 4)}(0..{MAX_AUTH_INDEX})")
             return None
         return int(word)
 
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    # key bytes are kept exactly (not only UTF-8, not only printable): only NUL is refused, and words
+    # are split on C's white space, as Heartbeat's sscanf() does
+    for lineno, raw in _lines(text, errs, printable=False):
         # keys are single words that may contain '#': only whole-line comments exist here
-        words = raw.split()
+        words = [w for w in _C_SPACE_RE.split(raw) if w]
         if not words or words[0].startswith("#"):
             continue
         if words[0] == "auth":
@@ -769,7 +879,7 @@ def parse_authkeys(text: str, path: str = "/etc/ha.d/authkeys", mode: int | None
                 active, active_line = index_of(words[1], lineno), lineno
             continue
         if len(words) < 2:
-            errs.add(lineno, f"Auth line [{raw.strip()}] is invalid (expected '<n> <method> [<key>]')")
+            errs.add(lineno, f"Auth line {_shown(words[0], 4)}is invalid (expected '<n> <method> [<key>]')")
             continue
         index = index_of(words[0], lineno)
         if index is None:
@@ -780,7 +890,8 @@ def parse_authkeys(text: str, path: str = "/etc/ha.d/authkeys", mode: int | None
         if index in keys:
             problem = f"authentication index {index} defined twice (first on line {key_lines[index]})"
         elif method not in AUTH_METHODS:
-            problem = f"unknown authentication method [{method}] (crc, md5 or sha1)"
+            shown = _shown(method, 8) if re.match(r"(?i)(md|sha|crc|hmac)", method) else ""
+            problem = f"unknown authentication method {shown}(crc, md5 or sha1)"
         elif method == "crc" and key_words:
             problem = "method crc takes no key"
         elif method != "crc" and not key_words:
@@ -809,15 +920,12 @@ def parse_authkeys(text: str, path: str = "/etc/ha.d/authkeys", mode: int | None
 # whole directory
 
 
-def _read(path: str, errs: list[ConfigError]) -> tuple[str | None, int | None]:
+def _read(path: str, errs: list[ConfigError], strict: bool = True) -> tuple[str | None, int | None]:
     try:
-        with open(path, "rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            data = handle.read()
-    except OSError as exc:
-        errs.append(ConfigError(path, None, f"cannot read: {exc.strerror}"))
+        return read_config_file(path, strict)
+    except ConfigErrors as exc:
+        errs.extend(exc.errors)
         return None, None
-    return data.decode("utf-8", "surrogateescape"), mode
 
 
 def load_config(directory: str = "/etc/ha.d") -> ClusterConfig:
@@ -834,7 +942,7 @@ def load_config(directory: str = "/etc/ha.d") -> ClusterConfig:
         ha_cf = None if ha_errs.errors else partial
         nodes = partial.nodes or None  # still cross-check haresources when ha.cf has other errors
 
-    text, mode = _read(paths["authkeys"], errors)
+    text, mode = _read(paths["authkeys"], errors, strict=False)
     if text is not None:
         try:
             authkeys = parse_authkeys(text, paths["authkeys"], mode)
@@ -879,12 +987,14 @@ class _Renderer:
 
     def word(self, var: str, value, what: str = "value") -> str | None:
         """A single config word: scalar, no whitespace, comma or '#'."""
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self.error(var, f"must be a {what} (string), got {type(value).__name__} {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or _huge(value):
+            self.error(var, f"must be a {what} (string), got {type(value).__name__} {_short_repr(value)}")
             return None
         text = str(value)
         if not text or re.search(r"[\s,#]", text):
-            self.error(var, f"invalid {what} {text!r}: must be one word without spaces, commas or '#'")
+            self.error(
+                var, f"invalid {what} {_short_repr(text)}: must be one word without spaces, commas or '#'"
+            )
             return None
         return text
 
@@ -915,20 +1025,64 @@ class _Renderer:
 
 def _time_word(r: _Renderer, var: str, value) -> str | None:
     if isinstance(value, bool):
-        r.error(var, f'must be seconds (number) or a time such as "500ms", got {value!r}')
+        r.error(var, f'must be seconds (number) or a time such as "500ms", got {_short_repr(value)}')
         return None
     if isinstance(value, int):
-        text = str(value)
+        text = str(value) if abs(value) < 10**12 else None
     elif isinstance(value, float):
-        text = str(int(value)) if value.is_integer() else f"{round(value * 1000)}ms"
+        if not math.isfinite(value) or abs(value) >= 1e12:
+            text = None
+        else:
+            text = str(int(value)) if value.is_integer() else f"{round(value * 1000)}ms"
     elif isinstance(value, str):
         text = value.strip()
     else:
         text = None
     if text is None or parse_msec(text) is None:
-        r.error(var, f'must be seconds (number) or a time such as "500ms", got {value!r}')
+        r.error(var, f'must be seconds (number) or a time such as "500ms", got {_short_repr(value)}')
         return None
     return text
+
+
+def _huge(value) -> bool:
+    """An int too large to print (str() refuses more than 4,300 digits): refused as a value."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**100
+
+
+def _short_repr(value) -> str:
+    """repr() for an error message, short, and never an exception (repr() of a structure holding a
+    huge int raises ValueError)."""
+    if _huge(value):
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__} that cannot be shown>"
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _key_name(key) -> str:
+    """A mapping key as part of a variable name in an error."""
+    return key if isinstance(key, str) else _short_repr(key)
+
+
+def _small_uint(value, max_digits: int) -> int | None:
+    """An int, or a string of ASCII digits, of at most max_digits digits (never str() of a huge int)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**max_digits else None
+    return int(value) if _is_uint(value, max_digits) else None
+
+
+def _is_port_value(value) -> bool:
+    number = _small_uint(value, 5)
+    return number is not None and 0 < number < 65536
+
+
+def _is_index_value(value) -> bool:
+    number = _small_uint(value, 2)
+    return number is not None and number <= MAX_AUTH_INDEX
 
 
 def _as_list(r: _Renderer, var: str, value) -> list:
@@ -936,7 +1090,7 @@ def _as_list(r: _Renderer, var: str, value) -> list:
         return []
     if isinstance(value, (list, tuple)):
         return list(value)
-    r.error(var, f"must be a list, got {type(value).__name__} {value!r}")
+    r.error(var, f"must be a list, got {type(value).__name__} {_short_repr(value)}")
     return []
 
 
@@ -961,7 +1115,7 @@ def render_ha_cf(settings: dict) -> str:
         raise ConfigErrors([ConfigError("ha_cf", None, f"must be a mapping, got {type(settings).__name__}")])
     for key in settings:
         if key not in _HA_CF_KEYS:
-            r.error(f"ha_cf.{key}", f"unknown setting (known: {', '.join(_HA_CF_KEYS)})")
+            r.error(f"ha_cf.{_key_name(key)}", f"unknown setting (known: {', '.join(_HA_CF_KEYS)})")
 
     for key in ("logfile", "debugfile", "logfacility"):
         if settings.get(key) is not None:
@@ -975,8 +1129,8 @@ def render_ha_cf(settings: dict) -> str:
                 r.emit(f"ha_cf.{key}", f"{key} {value}")
     udpport = settings.get("udpport")
     if udpport is not None:
-        if isinstance(udpport, bool) or not str(udpport).isdigit() or not 0 < int(udpport) < 65536:
-            r.error("ha_cf.udpport", f"must be a port number 1..65535, got {udpport!r}")
+        if not _is_port_value(udpport):
+            r.error("ha_cf.udpport", f"must be a port number 1..65535, got {_short_repr(udpport)}")
         else:
             r.emit("ha_cf.udpport", f"udpport {int(udpport)}")
     for i, medium in enumerate(_as_list(r, "ha_cf.media", settings.get("media"))):
@@ -1009,7 +1163,7 @@ def render_ha_cf(settings: dict) -> str:
 
 def _render_medium(r: _Renderer, var: str, medium) -> None:
     if not isinstance(medium, dict):
-        r.error(var, f"must be a mapping with a 'type' (bcast, mcast, ucast), got {medium!r}")
+        r.error(var, f"must be a mapping with a 'type' (bcast, mcast, ucast), got {_short_repr(medium)}")
         return
     kind = medium.get("type")
     allowed = {
@@ -1018,12 +1172,13 @@ def _render_medium(r: _Renderer, var: str, medium) -> None:
         "mcast": {"type", "interface", "group", "port", "ttl", "loop"},
     }
     if kind not in allowed:
-        r.error(f"{var}.type", f"must be bcast, mcast or ucast, got {kind!r}")
+        r.error(f"{var}.type", f"must be bcast, mcast or ucast, got {_short_repr(kind)}")
         return
     for key in medium:
         if key not in allowed[kind]:
             r.error(
-                f"{var}.{key}", f"unknown key for a {kind} medium (known: {', '.join(sorted(allowed[kind]))})"
+                f"{var}.{_key_name(key)}",
+                f"unknown key for a {kind} medium (known: {', '.join(sorted(allowed[kind]))})",
             )
     if kind == "bcast":
         if "interfaces" in medium:
@@ -1061,7 +1216,7 @@ def _render_medium(r: _Renderer, var: str, medium) -> None:
 
 def _render_extra(r: _Renderer, var: str, item) -> None:
     if not isinstance(item, (list, tuple)) or len(item) != 2:
-        r.error(var, f"must be a [directive, value] pair, got {item!r}")
+        r.error(var, f"must be a [directive, value] pair, got {_short_repr(item)}")
         return
     directive = r.word(f"{var}[0]", item[0], "directive name")
     if directive is None:
@@ -1080,11 +1235,14 @@ def _render_extra(r: _Renderer, var: str, item) -> None:
             return
         text = " ".join(words)
     elif (
-        isinstance(value, (str, int, float)) and str(value).strip() and not re.search(r"[\n\r#]", str(value))
+        isinstance(value, (str, int, float))
+        and not _huge(value)
+        and str(value).strip()
+        and not re.search(r"[\n\r#]", str(value))
     ):
         text = str(value).strip()
     else:
-        r.error(f"{var}[1]", f"invalid value {value!r} (one line, no '#')")
+        r.error(f"{var}[1]", f"invalid value {_short_repr(value)} (one line, no '#')")
         return
     r.emit(var, f"{directive} {text}")
 
@@ -1095,11 +1253,11 @@ def render_haresources(groups: list, nodes: list[str] | None = None) -> str:
     for i, group in enumerate(_as_list(r, "haresources", groups)):
         var = f"haresources[{i}]"
         if not isinstance(group, dict):
-            r.error(var, f"must be a mapping {{node: ..., resources: [...]}}, got {group!r}")
+            r.error(var, f"must be a mapping {{node: ..., resources: [...]}}, got {_short_repr(group)}")
             continue
         for key in group:
             if key not in ("node", "resources"):
-                r.error(f"{var}.{key}", "unknown key (known: node, resources)")
+                r.error(f"{var}.{_key_name(key)}", "unknown key (known: node, resources)")
         node = r.word(f"{var}.node", group.get("node"), "node name")
         resources = _as_list(r, f"{var}.resources", group.get("resources"))
         if not resources:
@@ -1132,30 +1290,32 @@ def render_authkeys(settings: dict) -> str:
         )
     for key in settings:
         if key not in ("active", "keys"):
-            r.error(f"authkeys.{key}", "unknown setting (known: active, keys)")
+            r.error(f"authkeys.{_key_name(key)}", "unknown setting (known: active, keys)")
     active = settings.get("active")
-    if isinstance(active, bool) or not str(active).isdigit() or int(active) > MAX_AUTH_INDEX:
-        r.error("authkeys.active", f"must be an index 0..{MAX_AUTH_INDEX}, got {active!r}")
+    if not _is_index_value(active):
+        r.error("authkeys.active", f"must be an index 0..{MAX_AUTH_INDEX}, got {_short_repr(active)}")
     else:
         r.emit("authkeys.active", f"auth {int(active)}")
     keys = settings.get("keys")
     if not isinstance(keys, dict) or not keys:
-        r.error("authkeys.keys", f"must be a non-empty mapping index -> {{method, key}}, got {keys!r}")
+        r.error(
+            "authkeys.keys", f"must be a non-empty mapping index -> {{method, key}}, got {_short_repr(keys)}"
+        )
         keys = {}
     for index, entry in keys.items():
-        var = f"authkeys.keys.{index}"
-        if isinstance(index, bool) or not str(index).isdigit() or int(index) > MAX_AUTH_INDEX:
-            r.error(var, f"index must be 0..{MAX_AUTH_INDEX}, got {index!r}")
+        var = f"authkeys.keys.{_key_name(index)}"
+        if not _is_index_value(index):
+            r.error(var, f"index must be 0..{MAX_AUTH_INDEX}, got {_short_repr(index)}")
             continue
         if not isinstance(entry, dict):
             r.error(var, f"must be a mapping {{method: md5|sha1|crc, key: ...}}, got {type(entry).__name__}")
             continue
         for key in entry:
             if key not in ("method", "key"):
-                r.error(f"{var}.{key}", "unknown key (known: method, key)")
+                r.error(f"{var}.{_key_name(key)}", "unknown key (known: method, key)")
         method = entry.get("method")
         if method not in AUTH_METHODS:
-            r.error(f"{var}.method", f"must be one of {', '.join(AUTH_METHODS)}, got {method!r}")
+            r.error(f"{var}.method", f"must be one of {', '.join(AUTH_METHODS)}, got {_short_repr(method)}")
             continue
         line = f"{int(index)} {method}"
         if method == "crc":
@@ -1164,7 +1324,7 @@ def render_authkeys(settings: dict) -> str:
                 continue
         else:
             key = entry.get("key")
-            if not isinstance(key, (str, int)) or isinstance(key, bool) or not str(key):
+            if not isinstance(key, (str, int)) or isinstance(key, bool) or _huge(key) or not str(key):
                 r.error(f"{var}.key", f"method {method} needs a key (non-empty string)")
                 continue
             if re.search(r"\s", str(key)):

@@ -43,7 +43,7 @@ def test_agent_conf_errors_name_file_and_line():
         "/x/hbagent.conf:1: make_before_break needs at least one haresources group key",
         f"/x/hbagent.conf:2: make_before_break: no haresources group has the key [10.0.0.99] "
         f"(group keys: {VIP_GROUP} 10.0.0.51)",
-        "/x/hbagent.conf:3: unknown directive [frobnicate] (known: make_before_break)",
+        "/x/hbagent.conf:3: unknown directive [frobnicate] (known: make_before_break, allow_crc)",
         "/x/hbagent.conf:4: make_before_break [10.0.0.51]: the group holds Filesystem, which must never run "
         "on two nodes at once",
     ]
@@ -228,3 +228,20 @@ def test_check_config_checks_a_single_hbagent_conf_against_a_haresources(tmp_pat
     assert cli.main(["check-config", "--hbagent-conf", str(bad), "--haresources-from",
                      str(tmp_path / "haresources")]) == 1  # fmt: skip
     assert f"{bad}:1:" in capsys.readouterr().out
+
+
+def test_allow_crc_is_an_explicit_yes_or_no():
+    assert agentconf.parse_agent_conf("allow_crc yes\n", "/x/hbagent.conf", []).allow_crc is True
+    assert agentconf.parse_agent_conf("allow_crc off\n", "/x/hbagent.conf", []).allow_crc is False
+    assert agentconf.parse_agent_conf("", "/x/hbagent.conf", []).allow_crc is False
+    for text in ("allow_crc\n", "allow_crc maybe\n", "allow_crc yes no\n"):
+        with pytest.raises(ConfigErrors) as info:
+            agentconf.parse_agent_conf(text, "/x/hbagent.conf", [])
+        assert [str(e) for e in info.value.errors] == [
+            "/x/hbagent.conf:1: allow_crc takes one value: yes or no"
+        ]
+
+
+def test_reload_reports_an_allow_crc_change():
+    plan = reload.plan_reload(cluster(), cluster(), (), (), False, True)
+    assert plan.ok and plan.changes == ["allow_crc no -> yes"]

@@ -98,13 +98,16 @@ def sample(**extra):
                       seq="1", hg="6b06ee23", ts="6b06ee7a", ttl="3", **extra)  # fmt: skip
 
 
-def test_tampered_packet_is_refused_with_the_expected_token_in_the_reason():
+def test_tampered_packet_is_refused_and_the_reason_holds_no_token():
+    """3.0.6 logs `authtoken=<received>, authstr=<expected>`: the expected token of a forged packet,
+    valid for it. The reason here names no token at all."""
     packet = wire.encode(sample(), keys())
     tampered = packet.replace(b"active", b"activf")
-    with pytest.raises(
-        WireError, match=r"authtoken does not match, authtoken=[0-9a-f]{32}, authstr=[0-9a-f]{32}"
-    ):
+    with pytest.raises(WireError) as refused:
         wire.decode(tampered, keys())
+    assert str(refused.value) == "authtoken does not match"
+    signed = tampered[: tampered.index(b"%%%\n") + 4]
+    assert wire.digest("md5", LAB_KEYS[3][1], signed) not in str(refused.value)
     assert wire.decode(tampered)["st"] == "activf"  # without keys nothing is checked
 
 
@@ -181,7 +184,7 @@ def test_classic_message_is_authenticated_by_its_auth_field():
     assert wire.decode(text, keys()) == msg
     assert wire.decode(text + b"\0", keys()) == msg
     forged = text.replace(b"st=active", b"st=dead\n\n")
-    with pytest.raises(WireError, match=r"node \[web2\] failed authentication"):
+    with pytest.raises(WireError, match=r"^classic message failed authentication$"):
         wire.decode(forged, keys())
     with pytest.raises(WireError, match="Bad/invalid auth token"):
         wire.decode(wire.classic_encode(sample(auth="x")), keys())
