@@ -3,7 +3,7 @@
 # install` into a throw-away path, and used from an empty working directory with a user's own inventory
 # (nodes alpha/bravo, client probe, subnet 10.213.17.0/24, VIP .77, ucast media, a sha1 key made up
 # here, the agent engine). No checkout path, no dist/, no make: the playbooks are hakit.heartbeat.*.
-#   lab_create -> site (converge) -> drill (cases 1, 3, 4) -> site again (must change nothing)
+#   lab (create, converge, drill cases 1, 3, 4) -> site again (must change nothing)
 # and nothing may be written into the installed collection. Containers/network: io.hakit.lab=installed.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,11 +78,9 @@ run() { # run <title> <playbook> [args]: from the installed copy, output kept in
   fi
   echo "   done in $((SECONDS - started)) s"
 }
-run "create the podman lab (hakit.heartbeat.lab_create)" lab_create
-run "deploy the agent engine (hakit.heartbeat.site)" site
-run "drill cases 1, 3, 4 (hakit.heartbeat.drill)" drill -e '{"lab_drill_cases": [1, 3, 4], "lab_drill_graceful": false}'
-sed -n '/^ *# Heartbeat four-case drill/,/^$/p;/| case |/,/^ *$/p' drill.log | sed 's/^ *//' | head -n 12
-run "deploy again: nothing may change" site
+run "the lab in one command: create, deploy the agent engine, drill cases 1, 3, 4 (hakit.heartbeat.lab)" \
+  lab -e '{"lab_drill_cases": [1, 3, 4], "lab_drill_graceful": false}'
+run "deploy again: nothing may change (hakit.heartbeat.site)" site
 if grep -E '^(alpha|bravo) .*changed=[1-9]' site.log; then
   grep -B3 -E '^changed:' site.log | head -40 >&2
   echo "the second converge from the installed copy changed something" >&2
@@ -92,5 +90,6 @@ report=$tmp/work/build/installed-agent-report.md
 test -s "$report" || { echo "no drill report in the working directory ($report)" >&2; exit 1; }
 written=$(find "$installed" -newer "$tmp/stamp" -not -path '*/__pycache__*' | head -5)
 [ -z "$written" ] || { echo "written into the installed collection: $written" >&2; exit 1; }
+sed -n '1,/^$/p;/^| case/,/^$/p' "$report" | head -n 8
 echo ">> installed-copy lab OK: report $report (changed=0 on the second converge)"
 if [ -n "${HAKIT_INSTALLED_REPORT:-}" ]; then cp "$report" "$HAKIT_INSTALLED_REPORT"; fi
