@@ -21,6 +21,8 @@ Events (each returns list[Action]; `now` defaults to clock()):
     mgr.shutdown()                         graceful stop requested (after the daemon sent its `status`)
     mgr.acquire_done(groups, ok, failed=())    result of the outstanding Acquire
     mgr.release_done(groups, ok, failed=())    result of the outstanding Release
+    mgr.takeover_cleared(result)           answer to ClearTakeover: 'OK' (peer fenced) or 'n_stnth'
+    mgr.relinquish(rset, why)              give up a set the peer holds too (healed partition, heal.py)
 
 Actions:
     Send(fields)           send a cluster message: `fields` are (name, value) pairs, `t` first; the
@@ -35,6 +37,12 @@ Actions:
     ShutdownDone(ok, failed)   all groups released (and `shutdone` sent when ok): send the last
                            status(es) and exit. ok=False: a STOP failed, nothing claims otherwise;
                            Heartbeat would reboot here, the daemon should exit non-zero.
+    ClearTakeover(node)    (guarded_takeover only) the silent peer may still hold resources, where 3.0.6
+                           would STONITH it: take over only after takeover_cleared (guard.py decides:
+                           fencing, ping nodes)
+
+Collaborators (optional): `failback_veto()` -> reason or None, asked before an automatic failback
+(uplink.py: never fail back to a node that reaches fewer ping nodes).
 
 At most one Acquire/Release is outstanding at a time; the next one comes after its *_done.
 Run them off the event loop (they take seconds) and keep heartbeating meanwhile.
@@ -169,7 +177,12 @@ class ShutdownDone:
     failed: tuple[str, ...] = ()
 
 
-Action = Send | Acquire | Release | Unannounce | Log | Reply | ShutdownDone
+@dataclass(frozen=True)
+class ClearTakeover:
+    node: str
+
+
+Action = Send | Acquire | Release | Unannounce | Log | Reply | ShutdownDone | ClearTakeover
 
 
 def encode_resources(name: str | None) -> int | None:
@@ -212,6 +225,8 @@ class ResourceManager:
         *,
         mbb_groups: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
+        guarded_takeover: bool = False,
+        failback_veto: Callable[[], str | None] | None = None,
     ):
         nodes = [n.lower() for n in nodes]
         me = me.lower()
@@ -259,6 +274,10 @@ class ResourceManager:
         self.peer_gave_up = False  # it sent shutdone
         self._dead_pending = False  # declared dead before comm-up: handled at comm-up
         self._dead_handled = False
+        self.guarded_takeover = guarded_takeover
+        self.awaiting_clearance = False  # ClearTakeover sent, takeover_cleared not yet received
+        self.failback_veto = failback_veto
+        self._veto_logged: str | None = None
 
         # resource work
         self.held: set[str] = set()
@@ -308,6 +327,17 @@ class ResourceManager:
 
     def release_done(self, groups: Sequence[str] | None, ok: bool, failed: Sequence[str] = (), now=None):
         return self._event(now, self._on_op_done, "release", groups, ok, failed)
+
+    def takeover_cleared(self, result: str = "n_stnth", now: float | None = None) -> list:
+        return self._event(now, self._on_takeover_cleared, result)
+
+    def relinquish(
+        self, rset: int, why: str, peer_holds: int | None = None, now: float | None = None
+    ) -> list:
+        """Give up a resource set that the peer holds as well (a healed partition), then tell the peer
+        what this node holds (`resource … rtype=full`); NONE only tells it. `peer_holds`: what the peer
+        keeps, when known (its `resource` message will say so too)."""
+        return self._event(now, self._on_relinquish, rset, why, peer_holds)
 
     def reconfigure(self, groups: Iterable, auto_failback: str, mbb_groups: Iterable[str] = ()) -> None:
         """A reloaded configuration: the same group keys on the same nodes (what local/foreign mean
@@ -382,7 +412,11 @@ class ResourceManager:
         """cl_status rscstatus: none|local|foreign|all, or transition while not stable."""
         if not self.isstable():
             return "transition"
-        return decode_resources(self.i_hold if self.nice_failback else self._held_bits())
+        return decode_resources(self.holding())
+
+    def holding(self) -> int:
+        """What this node holds as rsc_hold bits (3.0.6's i_hold; from the groups in legacy mode)."""
+        return self.i_hold if self.nice_failback else self._held_bits()
 
     def snapshot(self) -> dict:
         return {
@@ -391,7 +425,7 @@ class ResourceManager:
             "auto_failback": self.mode,
             "state": self.state.value,
             "rscstatus": self.rscstatus(),
-            "i_hold": decode_resources(self.i_hold if self.nice_failback else self._held_bits()),
+            "i_hold": decode_resources(self.holding()),
             "other_holds": decode_resources(self.other_holds),
             "other_is_stable": self.other_is_stable,
             "going_standby": self.going_standby.value,
@@ -399,6 +433,7 @@ class ResourceManager:
             "standby_deadline": self.standby_deadline,
             "needs_failback": self.needs_failback,
             "takeover_in_progress": self.takeover_in_progress,
+            "awaiting_clearance": self.awaiting_clearance,
             "comm_up": self.comm_is_up,
             "peer_alive": self.peer_alive,
             "peer_is_hbagent": self.peer_is_hbagent,
@@ -572,6 +607,7 @@ class ResourceManager:
             self.peer_alive = True
             self.peer_gave_up = False
             self._dead_pending = self._dead_handled = False
+            self.awaiting_clearance = False
 
     def _on_peer_dead(self, node: str) -> None:
         if node != self.peer or self._dead_pending or self._dead_handled:
@@ -593,8 +629,11 @@ class ResourceManager:
                 self.state = State.STABLE
             return
         if not self.nice_failback:
-            self._send_stonith("unneeded" if self.peer_gave_up else "n_stnth")
-            self._takeover_from_peer()
+            if self.peer_gave_up:
+                self._send_stonith("unneeded")
+                self._takeover_from_peer()
+            else:
+                self._takeover_when_cleared()
             return
         self.needs_failback = True
         if self.peer_heard and self.other_holds == NONE:
@@ -608,10 +647,53 @@ class ResourceManager:
             elif not self.i_hold & LOCAL:
                 self._req_our_resources(True)
         else:
+            self._takeover_when_cleared()
+
+    def _takeover_when_cleared(self) -> None:
+        """The silent peer may still hold resources (3.0.6 would STONITH it here). Unguarded: take over
+        now, as 3.0.6 without a STONITH device; guarded: ask and wait for takeover_cleared()."""
+        if not self.guarded_takeover:
+            self._take_over_cleared("n_stnth")
+            return
+        self.awaiting_clearance = True
+        self._out.append(ClearTakeover(self.peer))
+
+    def _on_takeover_cleared(self, result: str) -> None:
+        if not self.awaiting_clearance:
+            self._log("debug", f"takeover clearance ({result}) for {self.peer} no longer needed")
+            return
+        self.awaiting_clearance = False
+        self._take_over_cleared(result)
+
+    def _take_over_cleared(self, result: str) -> None:
+        if result == "n_stnth":
             self._send_stonith("n_stnth")
-            self._log("warning", "No STONITH device configured.")
-            self._log("warning", "Shared disks are not protected.")
-            self._takeover_from_peer()
+            if self.nice_failback:
+                self._log("warning", "No STONITH device configured.")
+                self._log("warning", "Shared disks are not protected.")
+        self._takeover_from_peer()
+
+    def _on_relinquish(self, rset: int, why: str, peer_holds: int | None) -> None:
+        if self.shutdown_in_progress or self.needs_shutdown:
+            return  # everything goes anyway
+        if peer_holds is not None and self.nice_failback:
+            self.other_holds = peer_holds
+        keys = self._keys(rset)
+        if not keys and self.state != State.STABLE:
+            return  # nothing to give up, and a start-up handshake tells the peer soon enough
+        if self.nice_failback:
+            self.i_hold &= ~rset
+            if rset & FOREIGN:
+                self.needs_failback = False
+        if keys:
+            self._log("info", f"{why}: giving up {decode_resources(rset)} HA resources.")
+
+        def done(failed: tuple[str, ...]) -> None:
+            if failed:
+                self._log("critical", f"{why}: could not release {' '.join(failed)}: both nodes may hold it")
+            self._send_held(self.state == State.STABLE)
+
+        self._queue("release", keys, why, done)
 
     def _cancel_standby(self, why: str, drop_prestarted: bool = False) -> None:
         if self.going_standby == Standby.NOT:
@@ -835,6 +917,14 @@ class ResourceManager:
             self._log("debug", "Auto failback delayed.")
             self.failback_retry_at = self.now + FAILBACK_RETRY
             return
+        veto = self.failback_veto() if self.failback_veto else None
+        if veto:
+            if veto != self._veto_logged:
+                self._log("info", f"Auto failback delayed: {veto}")
+            self._veto_logged = veto
+            self.failback_retry_at = self.now + FAILBACK_RETRY
+            return
+        self._veto_logged = None
         self._log("info", "Auto failback triggered.")
         self.standby_rsctype = FOREIGN
         self._send_standby(Standby.ME)
