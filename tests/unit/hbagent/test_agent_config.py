@@ -43,7 +43,7 @@ def test_agent_conf_errors_name_file_and_line():
         "/x/hbagent.conf:1: make_before_break needs at least one haresources group key",
         f"/x/hbagent.conf:2: make_before_break: no haresources group has the key [10.0.0.99] "
         f"(group keys: {VIP_GROUP} 10.0.0.51)",
-        "/x/hbagent.conf:3: unknown directive [frobnicate] (known: make_before_break)",
+        "/x/hbagent.conf:3: unknown directive [frobnicate] (known: make_before_break, fence_command, stop_failure)",
         "/x/hbagent.conf:4: make_before_break [10.0.0.51]: the group holds Filesystem, which must never run "
         "on two nodes at once",
     ]
