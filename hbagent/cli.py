@@ -11,7 +11,7 @@ import stat
 import sys
 import time
 
-from . import HEARTBEAT_VERSION, __version__, agentconf, state, systemd_unit
+from . import HEARTBEAT_VERSION, __version__, agentconf, state, support, systemd_unit
 from . import config as hbconfig
 from .daemon import DEFAULT_CONFIG_DIR, DEFAULT_STATE_DIR, SOCKET_NAME, Daemon, StartupError
 
@@ -265,6 +265,7 @@ def check_config(args, out=None, err=None) -> int:
         if text is not None:
             cfg = attempt(hbconfig.parse_ha_cf, text, args.ha_cf)
             warnings += cfg.warnings if cfg else []
+            warnings += [str(e) for e in support.unimplemented(cfg)] if cfg else []
     if args.haresources:
         nodes = None
         if args.nodes_from:
@@ -281,8 +282,11 @@ def check_config(args, out=None, err=None) -> int:
     if not single:
         cluster = attempt(hbconfig.load_config, args.directory or DEFAULT_CONFIG_DIR)
         if cluster is not None:
-            attempt(agentconf.load_agent_conf, args.directory or DEFAULT_CONFIG_DIR, cluster.resources)
+            agent = attempt(
+                agentconf.load_agent_conf, args.directory or DEFAULT_CONFIG_DIR, cluster.resources
+            )
             warnings += cluster.ha_cf.warnings
+            warnings += support.startup_warnings(cluster, agent or agentconf.AgentConf(""))
             if args.node and args.node.lower() not in cluster.ha_cf.nodes:
                 problems.append(hbconfig.ConfigError(cluster.ha_cf.path, None,
                                                      f"Current node [{args.node.lower()}] not in configuration"))  # fmt: skip

@@ -27,14 +27,24 @@ import queue
 import selectors
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from . import HEARTBEAT_VERSION, __version__, agentconf, reload, sdnotify, state
+from . import HEARTBEAT_VERSION, __version__, agentconf, reload, sdnotify, splitbrain, state, support
 from . import config as hbconfig
-from .membership import CommUp, Delivered, Log, Membership, NodeStatusChanged, Transmit
+from .membership import (
+    CommUp,
+    Delivered,
+    Log,
+    Membership,
+    NodeStatusChanged,
+    PartitionHealed,
+    PeerRestarted,
+    Transmit,
+)
 from .transport import Transport, TransportError
 from .wire import T_STRING, Message
 
@@ -43,6 +53,7 @@ DEFAULT_STATE_DIR = "/var/lib/hbagent"
 SOCKET_NAME = "hbagent.sock"
 MAX_REQUEST = 4096
 FINAL_STATUSES = 2  # after shutdone, as 3.0.6 does (spec 8.8)
+EXIT_REBOOT = 3  # stop_failure reboot: exited without releasing, the node is being rebooted
 
 HB_LEVELS = {
     "debug": "debug",
@@ -187,11 +198,16 @@ class Daemon:
             raise StartupError(f"state directory {where}: {exc.strerror or exc}") from None
         self.membership = Membership(self.ha_cf, self.cluster.authkeys, self.node, self.uuid, self.generation,
                                      loadavg=_loadavg)  # fmt: skip
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.resources = self._resource_manager() if manage_resources else None
+        self.sentry = splitbrain.SplitBrainShell(
+            self.node, self.ha_cf, self.agent_conf, self.resources, log=lambda lvl, text: self.log(lvl, text),
+            rsc=lambda actions: self._handle_rsc(actions, time.monotonic()), jobs=self.jobs,
+            wake=lambda: self.wake_w.send(b"f"),
+        )  # fmt: skip
         self.executor = None
         self.transport = Transport(self.ha_cf.media, self.log)
         self.selector = selectors.DefaultSelector()
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.clients: dict[int, _Client] = {}
         self.pending_cstatus: dict[str, _Client] = {}
@@ -213,7 +229,9 @@ class Daemon:
             return None
         return rscmgr.ResourceManager(self.node, self.ha_cf.nodes, self.cluster.resources,
                                       self.ha_cf.auto_failback, mbb_groups=self.agent_conf.make_before_break,
-                                      clock=time.monotonic)  # fmt: skip
+                                      clock=time.monotonic,
+                                      guarded_takeover=splitbrain.guarded(self.node, self.ha_cf, self.agent_conf),
+                                      failback_veto=lambda: self.sentry.failback_veto())  # fmt: skip
 
     # -- main loop --------------------------------------------------------------------------
 
@@ -238,6 +256,11 @@ class Daemon:
         self.selector.register(control, selectors.EVENT_READ, ("control", None))
         for sock, link in self.transport.readers():
             self.selector.register(sock, selectors.EVENT_READ, ("medium", link))
+        for warning in support.startup_warnings(self.cluster, self.agent_conf):
+            self.log("warning", warning)
+        icmp = self.sentry.open(time.monotonic())
+        if icmp is not None:
+            self.selector.register(icmp, selectors.EVENT_READ, ("icmp", None))
         old_handlers = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         }
@@ -259,13 +282,16 @@ class Daemon:
                 if watchdog and now >= watchdog_due:
                     sdnotify.watchdog()
                     watchdog_due = now + watchdog / 2
-                timeout = max(0.0, self.membership.next_wakeup(now) - now)
+                wake = min(self.membership.next_wakeup(now), self.sentry.next_wakeup(now))
+                timeout = max(0.0, wake - now)
                 for key, _mask in self.selector.select(timeout):
                     kind, link = key.data
                     now = time.monotonic()
                     if kind == "medium":
                         for data in Transport.receive(key.fileobj):
                             self._handle(self.membership.receive(data, link, now), now)
+                    elif kind == "icmp":
+                        self.sentry.icmp_readable(now)
                     elif kind == "control":
                         self._accept(key.fileobj)
                     elif kind == "client":
@@ -278,6 +304,7 @@ class Daemon:
                 self._drain_results(now)
                 self._process_signals(now)
                 self._handle(self.membership.tick(now), now)
+                self.sentry.tick(now)
                 if self.resources is not None:
                     self._handle_rsc(self.resources.tick(now), now)
                 self._expire_clients(now)
@@ -326,6 +353,7 @@ class Daemon:
         wake_r.close()
         self.wake_w.close()
         self.transport.close()
+        self.sentry.close()
         if self.executor is not None:
             self.executor.close()
         self.log("info", f"{self.node} Heartbeat shutdown complete.")
@@ -344,9 +372,15 @@ class Daemon:
             elif isinstance(action, CommUp):
                 if self.resources is not None:
                     self._handle_rsc(self.resources.comm_up(now), now)
+                self.sentry.comm_up(now)
             elif isinstance(action, NodeStatusChanged) and self.resources is not None:
+                self.sentry.peer_status(action.old, action.new, now)  # first: it notes what we held
                 self._handle_rsc(self.resources.peer_status(action.node, action.new, now), now)
-            # LinkStatusChanged, PeerRestarted: only cl_status cares, through snapshots
+            elif isinstance(action, PartitionHealed):
+                self.sentry.healed(now)
+            elif isinstance(action, PeerRestarted):
+                self.sentry.peer_restarted()
+            # LinkStatusChanged: only cl_status cares, through snapshots
 
     def _delivered(self, action: Delivered, now: float) -> None:
         msg = action.msg
@@ -358,6 +392,7 @@ class Daemon:
         if self.resources is not None:
             fields = [(name, value) for ftype, name, value in msg if ftype == T_STRING]
             self._handle_rsc(self.resources.message(action.node, fields, now), now)
+            self.sentry.message(dict(reversed(fields)), now)  # first occurrence wins, as in rscmgr
 
     def _handle_rsc(self, actions, now: float) -> None:
         from . import rscmgr
@@ -377,6 +412,10 @@ class Daemon:
                     self._reply(self.pending_reply.pop(0), {"ok": action.ok, "text": action.text})
             elif isinstance(action, rscmgr.ShutdownDone):
                 self._finish_shutdown(now, action.ok, action.failed)
+            elif isinstance(action, rscmgr.ClearTakeover):
+                self.sentry.takeover_requested(now)
+            elif isinstance(action, splitbrain.Reboot):
+                self._reboot(action)
 
     # -- resource work, off the loop --------------------------------------------------------
 
@@ -399,15 +438,22 @@ class Daemon:
             if job is None:
                 return
             executor = self._executor()
+            if isinstance(job, splitbrain.ReannounceJob):
+                for key in job.groups:
+                    with contextlib.suppress(Exception):  # best effort: ARP announcements only
+                        executor.reannounce(self.group_defs[key])
+                continue
             acquire = isinstance(job, rscmgr.Acquire)
             run = executor.start_group if acquire else executor.stop_group
-            failed = []
+            failed, stop_failed = [], []
             for key in job.groups:
                 current = self.group_defs[key]  # a reload may have changed it since
                 group = current if acquire else started_with.get(key, current)
                 try:
                     result = run(group, job.part)
                     ok = result.ok
+                    if any(step.action == "stop" and not step.outcome.ok for step in result.steps):
+                        stop_failed.append(key)
                 except Exception as exc:  # a bug in a runner must not leave the cluster waiting forever
                     self.log("error", f"{type(job).__name__} {key}: {exc!r}")
                     ok = False
@@ -417,7 +463,7 @@ class Daemon:
                     started_with[key] = group
                 elif ok and job.part == rscmgr.PART_ALL:
                     started_with.pop(key, None)
-            self.results.put((job, failed))
+            self.results.put((job, failed, stop_failed))
             with contextlib.suppress(OSError):
                 self.wake_w.send(b"r")
 
@@ -437,7 +483,9 @@ class Daemon:
         from . import rscmgr
 
         while not self.results.empty():
-            job, failed = self.results.get()
+            job, failed, stop_failed = self.results.get()
+            if stop_failed:
+                self.sentry.stop_failed(stop_failed, now)
             done = (
                 self.resources.acquire_done
                 if isinstance(job, rscmgr.Acquire)
@@ -509,6 +557,9 @@ class Daemon:
         text = f"{self.node} {self.membership.status}; " + ", ".join(peers)
         if self.shutting_down:
             return text + "; shutting down, releasing resources"
+        blocked = self.sentry.blocked()
+        if blocked:
+            text += f"; TAKEOVER BLOCKED: {blocked}"
         if self.resources is not None:
             held = [g["key"] for g in self.resources.groups_status() if self.node in g["held_by"]]
             text += f"; resources {self.resources.rscstatus()}" + (f": {' '.join(held)}" if held else "")
@@ -671,12 +722,43 @@ class Daemon:
             "pid": os.getpid(),
             "config_dir": self.config_dir,
             "managed_by": "haresources" if self.resources is not None else "none",
-            "membership": self.membership.snapshot(now),
+            "membership": self._membership_snapshot(now),
+            "split_brain": self.sentry.snapshot(),
             "rscstatus": self.resources.rscstatus() if self.resources is not None else "none",
             "resources": self.resources.snapshot() if self.resources is not None else None,
             "parameters": parameters(self.ha_cf),
             "shutting_down": self.shutting_down,
         }
+
+    def _membership_snapshot(self, now: float) -> dict:
+        """Membership plus the ping nodes, in ha.cf order (what cl_status lists)."""
+        snap = self.membership.snapshot(now)
+        order = splitbrain.node_order(self.ha_cf)
+        nodes = snap["nodes"] + self.sentry.pings.snapshot()
+        snap["nodes"] = sorted(
+            nodes, key=lambda e: order.index(e["name"]) if e["name"] in order else len(order)
+        )
+        return snap
+
+    # -- failed STOP with `stop_failure reboot` ----------------------------------------------
+
+    def _reboot(self, action) -> None:
+        """3.0.6's RecoverFromFailedStop: stop heartbeating at once (the peer declares us dead, fences,
+        takes over) and reboot. Never returns."""
+        self.log("crit", f"{action.why}. Reboot required!")
+        self.log("crit", "Killing hbagent ungracefully!")
+        try:
+            proc = subprocess.Popen(list(action.argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+            rc = proc.wait(5)
+            if rc != 0:
+                self.log("crit", f"Unable to force reboot ({' '.join(action.argv)}: exit code {rc}).")
+        except subprocess.TimeoutExpired:
+            pass  # rebooting
+        except OSError as exc:
+            self.log("crit", f"Unable to force reboot ({' '.join(action.argv)}: {exc.strerror or exc}).")
+        self.log.close()
+        os._exit(EXIT_REBOOT)
 
 
 def _loadavg() -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "render_authkeys",
     "render_ha_cf",
     "render_haresources",
+    "safety_warnings",
 ]
 
 DEFAULT_UDPPORT = 694
@@ -934,6 +935,28 @@ def load_config(directory: str = "/etc/ha.d") -> ClusterConfig:
     if errors:
         raise ConfigErrors(errors)
     return ClusterConfig(ha_cf, resources, authkeys, directory)
+
+
+# --------------------------------------------------------------------------------------------
+# safety (check-config and the role's preflight): legal, but one failure away from two holders
+
+
+def safety_warnings(ha_cf: HaCf, authkeys: AuthKeys | None = None) -> list[str]:
+    """Combinations Heartbeat accepts that leave a pair open to split brain or forged messages."""
+    found = []
+    if authkeys is not None and authkeys.method == "crc":
+        found.append(
+            f"authkeys: 'auth {authkeys.active}' uses crc, which authenticates nothing: anyone on the heartbeat "
+            "network can forge messages (take over, give up resources); use sha1 or md5"
+        )
+    links = {m.dev for m in ha_cf.media}
+    if len(links) == 1 and not (ha_cf.ping or ha_cf.ping_groups):
+        dev = next(iter(links))
+        found.append(
+            f"{ha_cf.path}: one heartbeat link ({dev}) and no ping node: if that link fails, both nodes take the "
+            "resources (split brain); add a second medium on another network, or ping nodes"
+        )
+    return found
 
 
 # --------------------------------------------------------------------------------------------
