@@ -523,6 +523,11 @@ class Daemon:
             return False
         plan = reload.plan_reload(self.cluster, new, self.agent_conf.make_before_break,
                                   new_agent.make_before_break)  # fmt: skip
+        old_fence, new_fence = self.agent_conf.fence_command, new_agent.fence_command
+        if (old_fence and old_fence[0]) != (new_fence and new_fence[0]):
+            plan.refusals.append(f"{new_agent.path}: fence_command changed: restart hbagent to apply")
+        if new_agent.reboot_on_stop_failure != self.agent_conf.reboot_on_stop_failure:
+            plan.refusals.append(f"{new_agent.path}: stop_failure changed: restart hbagent to apply")
         if not plan.ok:
             for refusal in plan.refusals:
                 say("error", refusal)
@@ -728,6 +733,7 @@ class Daemon:
             "resources": self.resources.snapshot() if self.resources is not None else None,
             "parameters": parameters(self.ha_cf),
             "shutting_down": self.shutting_down,
+            "summary": self.summary(),
         }
 
     def _membership_snapshot(self, now: float) -> dict:

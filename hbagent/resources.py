@@ -783,7 +783,9 @@ class ResourceExecutor:
             return ServiceRunner(word, name, self, ocf_hint=hint)
         if self.is_executable(agent):
             return OcfRunner(word, name, agent, _ocf_params(name, args), self)
-        raise ResourceError(f"{word}: no executable {script} nor OCF agent {agent} for a resource with arguments")
+        raise ResourceError(
+            f"{word}: no executable {script} nor OCF agent {agent} for a resource with arguments"
+        )
 
     def stop_announcing(self, resource) -> bool:
         """Cancel the gratuitous ARP of an IP resource's address, if still running; True if it was."""
