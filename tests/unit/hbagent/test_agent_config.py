@@ -202,3 +202,34 @@ def test_check_config_checks_hbagent_conf(tmp_path):
     assert result.returncode == 1
     assert result.stdout == (f"{conf}/hbagent.conf:2: make_before_break [10.0.0.51]: the group holds Filesystem, "
                              "which must never run on two nodes at once\n")  # fmt: skip
+
+
+def test_fence_command_and_stop_failure_in_hbagent_conf():
+    groups = cluster().resources
+    conf = agentconf.parse_agent_conf(
+        "fence_command /usr/local/sbin/fence-peer --hard\nstop_failure reboot\n", "/x/hbagent.conf", groups
+    )
+    assert conf.fence_command == (["/usr/local/sbin/fence-peer", "--hard"], "/x/hbagent.conf:1")
+    assert conf.reboot_on_stop_failure == ["/sbin/reboot", "-n", "-f"]  # 3.0.6's reboot
+    custom = agentconf.parse_agent_conf("stop_failure reboot /usr/local/sbin/hard-reset now\n", "/x", groups)
+    assert custom.reboot_on_stop_failure == ["/usr/local/sbin/hard-reset", "now"]
+    assert agentconf.parse_agent_conf("stop_failure block\n", "/x", groups).reboot_on_stop_failure is None
+    assert agentconf.parse_agent_conf("", "/x", groups).reboot_on_stop_failure is None  # the default
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("fence_command\n", "fence_command needs an absolute program path"),
+        ("fence_command fence-peer\n", "fence_command needs an absolute program path"),
+        ("stop_failure\n", "expected 'stop_failure block' or 'stop_failure reboot"),
+        ("stop_failure explode\n", "expected 'stop_failure block' or 'stop_failure reboot"),
+        ("stop_failure block now\n", "stop_failure block takes no command"),
+        ("stop_failure reboot reboot -f\n", "the command must be an absolute path, not [reboot]"),
+    ],
+)
+def test_bad_fence_and_stop_failure_lines_name_the_line(text, problem):
+    with pytest.raises(ConfigErrors) as caught:
+        agentconf.parse_agent_conf(text, "/x/hbagent.conf", cluster().resources)
+    (error,) = caught.value.errors
+    assert error.line == 1 and problem in error.reason
