@@ -45,7 +45,7 @@ class Uplink:
         self.last_known: int | None = None  # the peer's count when last heard (kept after its death)
         self.peer_alive = False
         self.told: int | None = None  # our count as the peer last heard it
-        self.unbalanced = False  # counts differed since the last balance
+        self.peer_fewer_since: float | None = None  # the peer reaches fewer than we do, since
         self.giveback = False  # balanced again: give the peer its own groups back (auto_failback on)
         self.giveup: tuple[float, str] | None = None  # (when, which)
 
@@ -158,10 +158,15 @@ class Uplink:
     def _evaluate(self, now: float) -> list:
         if not self.peer_alive or self.theirs is None:
             return []
-        if self.mine != self.theirs:
-            self.unbalanced, self.giveback = True, False
-        elif self.unbalanced:  # balanced again after an uplink loss: the preferred nodes get theirs back
-            self.unbalanced, self.giveback = False, self.auto_failback
+        if self.theirs < self.mine:
+            self.peer_fewer_since = now if self.peer_fewer_since is None else self.peer_fewer_since
+            self.giveback = False
+        elif self.theirs > self.mine:
+            self.peer_fewer_since, self.giveback = None, False
+        elif self.peer_fewer_since is not None:
+            # balanced again after the peer's uplink loss (one that lasted: it gave us its groups)
+            self.giveback = self.auto_failback and now - self.peer_fewer_since >= self.settle_s
+            self.peer_fewer_since = None
         target = self._target()
         if target is None:
             self.giveup = None
