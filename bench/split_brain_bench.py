@@ -212,6 +212,16 @@ def engine_report(results: dict[str, list[dict]], cut_s: float) -> list[str]:
         lines.append(f"| {name} | {fmt([r['dual_after_heal'] for r in runs])} | "
                      f"{fmt([r['none_after_heal'] for r in runs])} | {fmt([r['first_one_holder_after'] for r in runs])} "
                      f"| {fmt([r['one_holder_after'] for r in runs])} |")  # fmt: skip
+    lines += [
+        "",
+        "Reading it: two 3.0.6 nodes both give everything up 2 s after the heal and restart (the first "
+        "single holder is the one that let go last, then nobody for ~18 s). With one 3.0.6 node, hbagent "
+        "follows 3.0.6's rule from the other side: it keeps what it holds, the real node gives up and "
+        "restarts, so one node serves from then on; when the real node is the preferred one, its "
+        "auto_failback moves the group back after its restart, a planned move whose gap is the "
+        "release/start of the address (the seconds without holder here). Two agents settle in about one "
+        "keepalive plus the release.",
+    ]
     lines += ["", "Holders over time (first run, from the cut):", ""]
     lines += [f"* {name}: {runs[0]['timeline']}" for name, runs in results.items()]
     return lines

@@ -251,6 +251,7 @@ def test_a_failed_fence_blocks_the_takeover_and_says_so(lab, wait_for):
     status = web2.status()
     assert status["split_brain"]["fencing"]["state"] == "failed"
     assert "TAKEOVER BLOCKED: fencing web1 failed" in status["summary"]
+    assert "TAKEOVER BLOCKED: fencing web1 failed" in web2.hbagent("status").stdout
     # the peer comes back instead: no takeover, no more attempts
     web1.start(resources=True)
     assert wait_for(lambda: web1.has_address(VIP) and web2.rscstatus() == "local", timeout=MARGIN_S)
