@@ -309,8 +309,9 @@ def _human_status(status: dict, out) -> None:
     for entry in m["nodes"]:
         links = ", ".join(f"{k} {v}" for k, v in entry["links"].items())
         print(f"  {entry['name']:<20} {entry['status']:<8} links: {links}", file=out)
-    if "TAKEOVER BLOCKED" in status.get("summary", ""):
-        print("  " + status["summary"].split("; ")[-1], file=out)
+    blocked = (status.get("split_brain") or {}).get("takeover_blocked")
+    if blocked:
+        print(f"  TAKEOVER BLOCKED: {blocked}", file=out)
     for group in status.get("groups", []):
         holders = " and ".join(group["held_by"]) or "nobody"
         mbb = ", make-before-break" if group.get("make_before_break") else ""

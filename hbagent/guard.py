@@ -130,7 +130,7 @@ class Guard:
 
     def snapshot(self) -> dict:
         return {"uplink": self.uplink.snapshot(), "fencing": self.fencer.snapshot(),
-                "takeover_blocked": self._veto_said if self.clearance_wanted else None,
+                "takeover_blocked": self.blocked(),
                 "last_heal": dict(self.heal.last_decision)}  # fmt: skip
 
     def blocked(self) -> str | None:
