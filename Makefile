@@ -89,3 +89,8 @@ lab-down: venv host
 
 bench-agent: venv agent images
 	@$(VENV)/bin/python bench/agent_bench.py
+
+# split-brain drills with two agents (netns) and, with podman, the heal of Heartbeat/mixed/agent pairs
+.PHONY: bench-split-brain
+bench-split-brain: venv agent images
+	@$(VENV)/bin/python bench/split_brain_bench.py --engines --engine-reps 2
