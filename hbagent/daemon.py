@@ -537,6 +537,7 @@ class Daemon:
             say("info", "Reload: configuration unchanged.")
             return True
         self.membership.reconfigure(new.ha_cf, new.authkeys, now)
+        self.sentry.reconfigure(new.ha_cf)
         if self.resources is not None:
             self.resources.reconfigure(new.resources, new.ha_cf.auto_failback, new_agent.make_before_break)
         self.group_defs = {g.key: g for g in new.resources}

@@ -72,6 +72,14 @@ class SplitBrainShell:
     def failback_veto(self) -> str | None:
         return self.guard.uplink.failback_veto() if self.guard is not None else None
 
+    def reconfigure(self, ha_cf) -> None:
+        """A reload: keepalive and auto_failback may change live (ping nodes and fencing may not)."""
+        self.pings.interval = ha_cf.keepalive_ms / 1000
+        if self.guard is not None:
+            self.guard.heal.mode = ha_cf.auto_failback
+            self.guard.uplink.settle_s = ha_cf.keepalive_ms / 1000
+            self.guard.uplink.auto_failback = ha_cf.auto_failback == "on"
+
     # -- start / stop --------------------------------------------------------------------------
     def open(self, now: float):
         """Open the ICMP socket when ping nodes are configured; the socket to watch, or None."""
