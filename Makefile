@@ -124,3 +124,8 @@ fuzz: venv
 
 bench-attack: venv agent
 	@$(VENV)/bin/python bench/attack_bench.py
+
+# split-brain drills with two agents (netns) and, with podman, the heal of Heartbeat/mixed/agent pairs
+.PHONY: bench-split-brain
+bench-split-brain: venv agent images
+	@$(VENV)/bin/python bench/split_brain_bench.py --engines --engine-reps 2

@@ -19,6 +19,20 @@ The services must start without the address (Apache's default `Listen 80` does).
     # unless it is allowed here explicitly:
     allow_crc yes
 
+    # fencing for users with their own tooling (instead of ha.cf stonith/stonith_host on this node)
+    fence_command /usr/local/sbin/fence-peer --hard
+
+`fence_command <program> [<arg>…]` runs `<program> <arg>… <node>` before this node takes resources from
+a silent peer; exit status 0 means the peer is fenced (off or reset). Anything else blocks the takeover,
+retried every 5 s (fencing.py).
+
+    # what a resource STOP failure does (default: block, i.e. keep running, log, nothing moves)
+    stop_failure reboot                     # /sbin/reboot -n -f, as 3.0.6 ("Reboot required!")
+    stop_failure reboot /usr/local/sbin/x   # another command
+
+With `reboot`, hbagent stops heartbeating at once and runs the command: the peer declares this node
+dead, fences it if configured, and takes over (3.0.6 kills heartbeat and reboots the same way).
+
 A missing file means no agent-only settings. Errors name the file and line (`path:line: reason`).
 """
 
@@ -40,7 +54,8 @@ EXCLUSIVE_RESOURCES = frozenset({
 })  # fmt: skip
 
 
-DIRECTIVES = ("make_before_break", "allow_crc")
+DEFAULT_REBOOT = ("/sbin/reboot", "-n", "-f")  # 3.0.6: @REBOOT@ @REBOOT_OPTIONS@ on Debian
+DIRECTIVES = ("make_before_break", "allow_crc", "fence_command", "stop_failure")
 
 
 @dataclass
@@ -48,6 +63,8 @@ class AgentConf:
     path: str
     make_before_break: list[str] = field(default_factory=list)  # group keys, file order, no duplicates
     allow_crc: bool = False
+    fence_command: tuple[list[str], str] | None = None  # (argv, "path:line")
+    reboot_on_stop_failure: list[str] | None = None  # the reboot argv; None: block
 
 
 def parse_agent_conf(text: str, path: str, groups: Iterable) -> AgentConf:
@@ -73,6 +90,11 @@ def parse_agent_conf(text: str, path: str, groups: Iterable) -> AgentConf:
             else:
                 conf.allow_crc = value
             continue
+        if directive != "make_before_break":
+            problem = _set_action(conf, directive, args, f"{path}:{lineno}")
+            if problem:
+                errors.append(ConfigError(path, lineno, problem))
+            continue
         if not args:
             errors.append(
                 ConfigError(path, lineno, "make_before_break needs at least one haresources group key")
@@ -86,6 +108,26 @@ def parse_agent_conf(text: str, path: str, groups: Iterable) -> AgentConf:
     if errors:
         raise ConfigErrors(errors)
     return conf
+
+
+def _set_action(conf: AgentConf, directive: str, args: list[str], where: str) -> str | None:
+    if directive == "fence_command":
+        if not args or not args[0].startswith("/"):
+            return "fence_command needs an absolute program path: fence_command /path/to/program [args]"
+        conf.fence_command = (args, where)
+        return None
+    if not args or args[0] not in ("reboot", "block"):
+        return "stop_failure: expected 'stop_failure block' or 'stop_failure reboot [/path/to/command args]'"
+    if args[0] == "block":
+        if len(args) > 1:
+            return "stop_failure block takes no command"
+        conf.reboot_on_stop_failure = None
+        return None
+    command = args[1:] or list(DEFAULT_REBOOT)
+    if not command[0].startswith("/"):
+        return f"stop_failure reboot: the command must be an absolute path, not [{command[0]}]"
+    conf.reboot_on_stop_failure = command
+    return None
 
 
 def _mbb_problem(key: str, by_key: dict) -> str | None:

@@ -12,7 +12,7 @@ import stat
 import sys
 import time
 
-from . import HEARTBEAT_VERSION, __version__, agentconf, state, systemd_unit
+from . import HEARTBEAT_VERSION, __version__, agentconf, state, support, systemd_unit
 from . import config as hbconfig
 from .daemon import DEFAULT_CONFIG_DIR, DEFAULT_STATE_DIR, SOCKET_NAME, Daemon, StartupError
 
@@ -241,20 +241,6 @@ def _print_errors(errors, err) -> None:
         print(str(error), file=err)
 
 
-CRC_WARNING = (
-    "{where}: index {indexes} uses crc, which authenticates nothing: anyone on the network can forge "
-    "every packet (Heartbeat 3.0.6 accepts it the same). Use md5 or sha1; to keep crc anyway, set "
-    "`allow_crc yes` in hbagent.conf (or pass --allow-crc)"
-)
-
-
-def _crc_warning(authkeys, path: str) -> str | None:
-    indexes = sorted(i for i, (method, _key) in authkeys.keys.items() if method == "crc")
-    if not indexes:
-        return None
-    return CRC_WARNING.format(where=path, indexes=", ".join(map(str, indexes)))
-
-
 def check_config(args, out=None, err=None) -> int:
     """Exit 0 clean, 1 with errors (`path:line: reason` on stdout), 2 for a usage error; never a
     traceback, whatever the files are (a FIFO, /dev/zero, Latin-1, numbers of 5,000 digits)."""
@@ -290,6 +276,7 @@ def _check_config(args, out, err) -> int:
         if text is not None:
             cfg = attempt(hbconfig.parse_ha_cf, text, args.ha_cf)
             warnings += cfg.warnings if cfg else []
+            warnings += [str(e) for e in support.unimplemented(cfg)] if cfg else []
     if args.haresources:
         nodes = None
         if args.nodes_from:
@@ -303,7 +290,7 @@ def _check_config(args, out, err) -> int:
         text, mode = attempt(hbconfig.read_config_file, args.authkeys, False) or (None, None)
         if text is not None:
             keys = attempt(hbconfig.parse_authkeys, text, args.authkeys, stat.S_IMODE(mode))
-            warning = _crc_warning(keys, args.authkeys) if keys and not allow_crc else None
+            warning = hbconfig.crc_warning(keys, args.authkeys) if keys and not allow_crc else None
             warnings += [warning] if warning else []
     if args.hbagent_conf:
         groups = []
@@ -319,9 +306,7 @@ def _check_config(args, out, err) -> int:
         if cluster is not None:
             agent = attempt(agentconf.load_agent_conf, directory, cluster.resources)
             warnings += cluster.ha_cf.warnings
-            if not allow_crc and not (agent and agent.allow_crc):
-                warning = _crc_warning(cluster.authkeys, os.path.join(directory, "authkeys"))
-                warnings += [warning] if warning else []
+            warnings += support.startup_warnings(cluster, agent or agentconf.AgentConf(""), allow_crc)
             if args.node and args.node.lower() not in cluster.ha_cf.nodes:
                 problems.append(hbconfig.ConfigError(cluster.ha_cf.path, None,
                                                      f"Current node [{args.node.lower()}] not in configuration"))  # fmt: skip
@@ -344,6 +329,9 @@ def _human_status(status: dict, out) -> None:
     for entry in m["nodes"]:
         links = ", ".join(f"{k} {v}" for k, v in entry["links"].items())
         print(f"  {entry['name']:<20} {entry['status']:<8} links: {links}", file=out)
+    blocked = (status.get("split_brain") or {}).get("takeover_blocked")
+    if blocked:
+        print(f"  TAKEOVER BLOCKED: {blocked}", file=out)
     for group in status.get("groups", []):
         holders = " and ".join(group["held_by"]) or "nobody"
         mbb = ", make-before-break" if group.get("make_before_break") else ""

@@ -34,6 +34,7 @@ import selectors
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -41,9 +42,30 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import HEARTBEAT_VERSION, __version__, agentconf, control, ratelimit, reload, sdnotify, state
+from . import (
+    HEARTBEAT_VERSION,
+    __version__,
+    agentconf,
+    control,
+    ratelimit,
+    reload,
+    sdnotify,
+    splitbrain,
+    state,
+    support,
+)
 from . import config as hbconfig
-from .membership import CommUp, Delivered, Log, Membership, NodeStatusChanged, RememberPeer, Transmit
+from .membership import (
+    CommUp,
+    Delivered,
+    Log,
+    Membership,
+    NodeStatusChanged,
+    PartitionHealed,
+    PeerRestarted,
+    RememberPeer,
+    Transmit,
+)
 from .transport import Transport, TransportError
 from .wire import T_STRING, Message
 
@@ -60,6 +82,7 @@ FLOOD_TURNS, FLOOD_PAUSE_S = 4, 0.002  # after this many turns in a row with dat
 RECEIVE_BUFFER_BYTES = 1024 * 1024  # per medium socket
 MAX_LOG_LINE = 2000
 WORKER_STOP_WAIT_S = 120.0  # fail-safe exit: how long a running resource script may still take
+EXIT_REBOOT = 3  # stop_failure reboot: exited without releasing, the node is being rebooted
 
 HB_LEVELS = {
     "debug": "debug",
@@ -242,11 +265,16 @@ class Daemon:
             raise StartupError(f"state directory {where}: {exc.strerror or exc}") from None
         self.membership = Membership(self.ha_cf, self.cluster.authkeys, self.node, self.uuid, self.generation,
                                      loadavg=_loadavg, peers_seen=peers_seen)  # fmt: skip
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.resources = self._resource_manager() if manage_resources else None
+        self.sentry = splitbrain.SplitBrainShell(
+            self.node, self.ha_cf, self.agent_conf, self.resources, log=lambda lvl, text: self.log(lvl, text),
+            rsc=lambda actions: self._handle_rsc(actions, time.monotonic()), jobs=self.jobs,
+            wake=lambda: self.wake_w.send(b"f"),
+        )  # fmt: skip
         self.executor = None
         self.transport = Transport(self.ha_cf.media, self.log)
         self.selector = selectors.DefaultSelector()
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.clients: dict[int, _Client] = {}
         self.pending_cstatus: dict[str, _Client] = {}
@@ -262,14 +290,6 @@ class Daemon:
         self.fail_safe_at: float | None = None
         self.peers_dirty = False
         self.worker: threading.Thread | None = None
-        self._warn_insecure_auth()
-
-    def _warn_insecure_auth(self) -> None:
-        crc = sorted(i for i, (method, _key) in self.cluster.authkeys.keys.items() if method == "crc")
-        if crc and not self.agent_conf.allow_crc:
-            self.log("crit", f"authkeys: index {', '.join(map(str, crc))} uses crc, which authenticates nothing: "
-                             "anyone on the network can forge packets (as with Heartbeat 3.0.6). Use md5 or sha1; "
-                             f"set `allow_crc yes` in {agentconf.AGENT_CONF} to silence this.")  # fmt: skip
 
     def _resource_manager(self):
         from . import rscmgr  # imported here: a membership-only agent does not need it
@@ -282,7 +302,9 @@ class Daemon:
             return None
         return rscmgr.ResourceManager(self.node, self.ha_cf.nodes, self.cluster.resources,
                                       self.ha_cf.auto_failback, mbb_groups=self.agent_conf.make_before_break,
-                                      clock=time.monotonic)  # fmt: skip
+                                      clock=time.monotonic,
+                                      guarded_takeover=splitbrain.guarded(self.node, self.ha_cf, self.agent_conf),
+                                      failback_veto=lambda: self.sentry.failback_veto())  # fmt: skip
 
     # -- main loop --------------------------------------------------------------------------
 
@@ -308,6 +330,11 @@ class Daemon:
         for sock, link in self.transport.readers():
             _grow_receive_buffer(sock)
             self.selector.register(sock, selectors.EVENT_READ, ("medium", link))
+        for warning in support.startup_warnings(self.cluster, self.agent_conf):
+            self.log("warning", warning)
+        icmp = self.sentry.open(time.monotonic())
+        if icmp is not None:
+            self.selector.register(icmp, selectors.EVENT_READ, ("icmp", None))
         old_handlers = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         }
@@ -343,7 +370,8 @@ class Daemon:
             if watchdog and now >= watchdog_due:
                 sdnotify.watchdog()
                 watchdog_due = now + watchdog / 2
-            timeout = max(0.0, min(self.membership.next_wakeup(now) - now, 1.0))
+            wake = min(self.membership.next_wakeup(now), self.sentry.next_wakeup(now))
+            timeout = max(0.0, min(wake - now, 1.0))
             only_datagrams, datagrams = True, 0
             for key, _mask in self.selector.select(timeout):
                 kind, link = key.data
@@ -353,7 +381,9 @@ class Daemon:
                         self._guarded("packet", self._on_datagram, data, link)
                     continue
                 only_datagrams = False
-                if kind == "control":
+                if kind == "icmp":
+                    self._guarded("ping reply", self.sentry.icmp_readable, time.monotonic())
+                elif kind == "control":
                     self._guarded("control connection", self._accept, key.fileobj)
                 elif kind == "client":
                     self._guarded("control request", self._client_readable, link)
@@ -369,12 +399,14 @@ class Daemon:
             busy_turns = busy_turns + 1 if only_datagrams and datagrams else 0
             if busy_turns >= FLOOD_TURNS:
                 time.sleep(FLOOD_PAUSE_S)
-            if only_datagrams and now < periodic_due and now < self.membership.next_wakeup(now):
+            if only_datagrams and now < periodic_due and now < min(self.membership.next_wakeup(now),
+                                                                      self.sentry.next_wakeup(now)):
                 continue
             periodic_due = now + PERIODIC_S
             self._step("resource results", self._drain_results, now)
             self._process_signals(now)
             self._step("membership", lambda t: self._handle(self.membership.tick(t), t), now)
+            self._step("split-brain guard", self.sentry.tick, now)
             if self.resources is not None:
                 self._step("resources", lambda t: self._handle_rsc(self.resources.tick(t), t), now)
             self._step("control clients", self._expire_clients, now)
@@ -522,6 +554,7 @@ class Daemon:
         if self.peers_dirty:
             self._save_peers()
         self.transport.close()
+        self.sentry.close()
         if self.executor is not None:
             self.executor.close()
         self.log("info", f"{self.node} Heartbeat shutdown complete.")
@@ -540,11 +573,17 @@ class Daemon:
             elif isinstance(action, CommUp):
                 if self.resources is not None:
                     self._handle_rsc(self.resources.comm_up(now), now)
+                self.sentry.comm_up(now)
             elif isinstance(action, NodeStatusChanged) and self.resources is not None:
+                self.sentry.peer_status(action.old, action.new, now)  # first: it notes what we held
                 self._handle_rsc(self.resources.peer_status(action.node, action.new, now), now)
             elif isinstance(action, RememberPeer):
                 self.peers_dirty = True  # saved once per loop turn
-            # LinkStatusChanged, PeerRestarted: only cl_status cares, through snapshots
+            elif isinstance(action, PartitionHealed):
+                self.sentry.healed(now)
+            elif isinstance(action, PeerRestarted):
+                self.sentry.peer_restarted()
+            # LinkStatusChanged: only cl_status cares, through snapshots
 
     def _delivered(self, action: Delivered, now: float) -> None:
         msg = action.msg
@@ -556,6 +595,7 @@ class Daemon:
         if self.resources is not None:
             fields = [(name, value) for ftype, name, value in msg if ftype == T_STRING]
             self._handle_rsc(self.resources.message(action.node, fields, now), now)
+            self.sentry.message(dict(reversed(fields)), now)  # first occurrence wins, as in rscmgr
 
     def _handle_rsc(self, actions, now: float) -> None:
         from . import rscmgr
@@ -575,6 +615,10 @@ class Daemon:
                     self._reply(self.pending_reply.pop(0), {"ok": action.ok, "text": action.text})
             elif isinstance(action, rscmgr.ShutdownDone):
                 self._finish_shutdown(now, action.ok, action.failed)
+            elif isinstance(action, rscmgr.ClearTakeover):
+                self.sentry.takeover_requested(now)
+            elif isinstance(action, splitbrain.Reboot):
+                self._reboot(action)
 
     # -- resource work, off the loop --------------------------------------------------------
 
@@ -597,15 +641,22 @@ class Daemon:
             if job is None:
                 return
             executor = self._executor()
+            if isinstance(job, splitbrain.ReannounceJob):
+                for key in job.groups:
+                    with contextlib.suppress(Exception):  # best effort: ARP announcements only
+                        executor.reannounce(self.group_defs[key])
+                continue
             acquire = isinstance(job, rscmgr.Acquire)
             run = executor.start_group if acquire else executor.stop_group
-            failed = []
+            failed, stop_failed = [], []
             for key in job.groups:
                 current = self.group_defs[key]  # a reload may have changed it since
                 group = current if acquire else started_with.get(key, current)
                 try:
                     result = run(group, job.part)
                     ok = result.ok
+                    if any(step.action == "stop" and not step.outcome.ok for step in result.steps):
+                        stop_failed.append(key)
                 except Exception as exc:  # a bug in a runner must not leave the cluster waiting forever
                     self.log("error", f"{type(job).__name__} {key}: {exc!r}")
                     ok = False
@@ -615,7 +666,7 @@ class Daemon:
                     started_with[key] = group
                 elif ok and job.part == rscmgr.PART_ALL:
                     started_with.pop(key, None)
-            self.results.put((job, failed))
+            self.results.put((job, failed, stop_failed))
             with contextlib.suppress(OSError):
                 self.wake_w.send(b"r")
 
@@ -635,7 +686,9 @@ class Daemon:
         from . import rscmgr
 
         while not self.results.empty():
-            job, failed = self.results.get()
+            job, failed, stop_failed = self.results.get()
+            if stop_failed:
+                self.sentry.stop_failed(stop_failed, now)
             done = (
                 self.resources.acquire_done
                 if isinstance(job, rscmgr.Acquire)
@@ -685,6 +738,11 @@ class Daemon:
         plan = reload.plan_reload(self.cluster, new, self.agent_conf.make_before_break,
                                   new_agent.make_before_break, self.agent_conf.allow_crc,
                                   new_agent.allow_crc)  # fmt: skip
+        old_fence, new_fence = self.agent_conf.fence_command, new_agent.fence_command
+        if (old_fence and old_fence[0]) != (new_fence and new_fence[0]):
+            plan.refusals.append(f"{new_agent.path}: fence_command changed: restart hbagent to apply")
+        if new_agent.reboot_on_stop_failure != self.agent_conf.reboot_on_stop_failure:
+            plan.refusals.append(f"{new_agent.path}: stop_failure changed: restart hbagent to apply")
         if not plan.ok:
             for refusal in plan.refusals:
                 say("error", refusal)
@@ -694,6 +752,7 @@ class Daemon:
             say("info", "Reload: configuration unchanged.")
             return True
         self.membership.reconfigure(new.ha_cf, new.authkeys, now)
+        self.sentry.reconfigure(new.ha_cf)
         if self.resources is not None:
             self.resources.reconfigure(new.resources, new.ha_cf.auto_failback, new_agent.make_before_break)
         self.group_defs = {g.key: g for g in new.resources}
@@ -706,7 +765,6 @@ class Daemon:
                 self.executor.log = self.log
             old_log.close()
         self.cluster, self.ha_cf, self.agent_conf = new, new.ha_cf, new_agent
-        self._warn_insecure_auth()
         for change in plan.changes:
             say("info", f"Reload: {change}")
         say("info", "Configuration reloaded (no resource was moved).")
@@ -720,6 +778,9 @@ class Daemon:
         text = f"{self.node} {self.membership.status}; " + ", ".join(peers)
         if self.shutting_down:
             return text + "; shutting down, releasing resources"
+        blocked = self.sentry.blocked()
+        if blocked:
+            text += f"; TAKEOVER BLOCKED: {blocked}"
         if self.resources is not None:
             held = [g["key"] for g in self.resources.groups_status() if self.node in g["held_by"]]
             text += f"; resources {self.resources.rscstatus()}" + (f": {' '.join(held)}" if held else "")
@@ -911,13 +972,45 @@ class Daemon:
             "pid": os.getpid(),
             "config_dir": self.config_dir,
             "managed_by": "haresources" if self.resources is not None else "none",
-            "membership": self.membership.snapshot(now),
+            "membership": self._membership_snapshot(now),
+            "split_brain": self.sentry.snapshot(),
             "rscstatus": self.resources.rscstatus() if self.resources is not None else "none",
             "resources": self.resources.snapshot() if self.resources is not None else None,
             "parameters": parameters(self.ha_cf),
             "shutting_down": self.shutting_down,
             "input_errors": dict(self.input_errors),
+            "summary": self.summary(),
         }
+
+    def _membership_snapshot(self, now: float) -> dict:
+        """Membership plus the ping nodes, in ha.cf order (what cl_status lists)."""
+        snap = self.membership.snapshot(now)
+        order = splitbrain.node_order(self.ha_cf)
+        nodes = snap["nodes"] + self.sentry.pings.snapshot()
+        snap["nodes"] = sorted(
+            nodes, key=lambda e: order.index(e["name"]) if e["name"] in order else len(order)
+        )
+        return snap
+
+    # -- failed STOP with `stop_failure reboot` ----------------------------------------------
+
+    def _reboot(self, action) -> None:
+        """3.0.6's RecoverFromFailedStop: stop heartbeating at once (the peer declares us dead, fences,
+        takes over) and reboot. Never returns."""
+        self.log("crit", f"{action.why}. Reboot required!")
+        self.log("crit", "Killing hbagent ungracefully!")
+        try:
+            proc = subprocess.Popen(list(action.argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+            rc = proc.wait(5)
+            if rc != 0:
+                self.log("crit", f"Unable to force reboot ({' '.join(action.argv)}: exit code {rc}).")
+        except subprocess.TimeoutExpired:
+            pass  # rebooting
+        except OSError as exc:
+            self.log("crit", f"Unable to force reboot ({' '.join(action.argv)}: {exc.strerror or exc}).")
+        self.log.close()
+        os._exit(EXIT_REBOOT)
 
 
 def _grow_receive_buffer(sock: socket.socket, size: int = RECEIVE_BUFFER_BYTES) -> None:

@@ -8,7 +8,7 @@ Spec sections: 5 (standard fields), 6 (generations, sequence tracking, rexmit, a
 death detection, comm-up, reqnodes/repnodes).
 
 Extension points for the resource layer (rscmgr):
-* actions NodeStatusChanged / PeerRestarted / CommUp / Delivered(node, msg) describe what
+* actions NodeStatusChanged / PeerRestarted / PartitionHealed / CommUp / Delivered(node, msg) describe what
   happened; a Delivered action is emitted for every accepted cluster message addressed to this
   node that membership does not handle itself (starting, resource, ask_resources, shutdone, ...);
 * `handlers[t]` can instead claim a message type: handler(msg, node, now) -> list[Message] to send;
@@ -84,6 +84,14 @@ class PeerRestarted:
 
 
 @dataclass(frozen=True)
+class PartitionHealed:
+    """A peer declared dead is heard again without having restarted (same generation): both sides
+    may hold the same resources now (split brain); the resource layer decides who keeps what."""
+
+    node: str
+
+
+@dataclass(frozen=True)
 class CommUp:
     """Every node heard from or declared dead: the local node is now active."""
 
@@ -108,7 +116,15 @@ class RememberPeer:
 
 
 Action = (
-    Transmit | Log | NodeStatusChanged | LinkStatusChanged | PeerRestarted | CommUp | Delivered | RememberPeer
+    Transmit
+    | Log
+    | NodeStatusChanged
+    | LinkStatusChanged
+    | PeerRestarted
+    | PartitionHealed
+    | CommUp
+    | Delivered
+    | RememberPeer
 )
 Handler = Callable[[Message, str, float], list[Message]]
 
@@ -364,6 +380,7 @@ class Membership:
                 peer.last_status_ts = peer.last_status_seq = 0
             elif gen == peer.generation and gen and peer.status == ST_DEAD:
                 out.append(Log("crit", f"Cluster node {src} returning after partition."))
+                out.append(PartitionHealed(src))
             if gen != peer.generation:
                 peer.saved_seq = peer.high_seq = 0
                 out.append(RememberPeer(src, gen, 0))

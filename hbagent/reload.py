@@ -10,9 +10,10 @@ auto_failback on <-> off, the resources *inside* a haresources group (a running 
 definition it was started with until it is stopped), make_before_break and allow_crc in hbagent.conf.
 
 Refused (restart hbagent to apply): the node list, the media (bcast/mcast/ucast, udpport), crm, a
-switch to or from auto_failback legacy (another resource protocol), and adding, removing or
-re-assigning a haresources group (local/foreign on the wire would no longer mean the same groups on
-both nodes).
+switch to or from auto_failback legacy (another resource protocol), adding, removing or re-assigning a
+haresources group (local/foreign on the wire would no longer mean the same groups on both nodes), and
+the split-brain guard's settings: ping nodes (ping, ping_group, deadping), fencing (stonith,
+stonith_host, hbagent.conf fence_command) and stop_failure.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ LIVE_TIMINGS = (("keepalive", "keepalive_ms"), ("deadtime", "deadtime_ms"), ("wa
 # directives compared one by one below (or refused); the rest are compared as plain values
 _HANDLED = {"node", "bcast", "mcast", "ucast", "udpport", "crm", "auto_failback", "logfile", "debugfile",
             "keepalive", "deadtime", "warntime", "initdead", "max_rexmit_delay"}  # fmt: skip
+GUARD_DIRECTIVES = ("ping", "ping_group", "deadping", "stonith", "stonith_host")  # restart to apply
 
 
 @dataclass
@@ -47,8 +49,8 @@ def _medium(m) -> str:
 def _values(ha_cf) -> dict[str, str]:
     values: dict[str, str] = {}
     for name, value, _line in ha_cf.directives:
-        if name not in _HANDLED:
-            values[name] = value  # the last one wins, as in Heartbeat
+        if name not in _HANDLED and name not in GUARD_DIRECTIVES:
+            values[name] = value  # the last one wins, as in Heartbeat (guard directives: refused above)
     return values
 
 
@@ -88,6 +90,13 @@ def plan_reload(old, new, old_mbb=(), new_mbb=(), old_allow_crc=False, new_allow
     for name in ("logfile", "debugfile"):
         if getattr(a, name) != getattr(b, name):
             plan.changes.append(f"{name} {getattr(a, name)} -> {getattr(b, name)}")
+    for name in GUARD_DIRECTIVES:
+        before = [v for d, v, _line in a.directives if d == name]
+        after = [v for d, v, _line in b.directives if d == name]
+        if before != after:
+            plan.refusals.append(
+                f"{b.path}: {name} changed: ping nodes and fencing apply at start; restart hbagent"
+            )
     values_a, values_b = _values(a), _values(b)
     for name in sorted(set(values_a) | set(values_b)):
         if values_a.get(name) != values_b.get(name):

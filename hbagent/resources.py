@@ -7,10 +7,11 @@ One haresources word becomes one runner with start/stop/status, each returning a
   AF_PACKET socket). The wrapper's argument syntax is kept: `<ip>[/<netmask>[/<nic>[/<broadcast>]]]`.
 * `/etc/ha.d/resource.d/<Script>` if executable: `Script arg1 arg2 start|stop|status` (what Heartbeat
   runs first, e.g. the Debian wrappers `Filesystem`, `apache`).
-* `/usr/lib/ocf/resource.d/heartbeat/<Agent>` if executable: OCF agent, args `name=value` become
-  `OCF_RESKEY_name`; status is `monitor` (0 running, 7 stopped).
-* any other bare word: a service, through systemd when it is PID 1 and knows the unit, else the LSB
-  script `/etc/init.d/<name>`.
+* a bare word (no arguments): a service, through systemd when it is PID 1 and knows the unit, else the
+  LSB script `/etc/init.d/<name>` — 3.0.6's lookup order (resource.d, then init.d), never an OCF agent
+  of the same name.
+* `<Agent>::name=value…` when `/usr/lib/ocf/resource.d/heartbeat/<Agent>` is executable: the OCF
+  agent, asked for by its parameters (`OCF_RESKEY_name`); status is `monitor` (0 running, 7 stopped).
 
 Group semantics (ResourceManager `acquireresourcegroup` / `giveupresourcegroup`): start in line order,
 skipping resources whose status already says running; a failed start gives up what this start holds
@@ -515,6 +516,17 @@ class IPaddrRunner(ResourceRunner):
         self._x.announce(nic, self.spec.ip)
         return Outcome(True, f"added {self.spec.ip}/{bits} on {label or nic}")
 
+    def reannounce(self) -> Outcome:
+        """Gratuitous ARP again, if the address is configured here (clients may point to another node)."""
+        try:
+            where = [dev for dev, local, _, _ in self._addresses() if local == self.spec.ip]
+        except ResourceError as exc:
+            return Outcome(False, str(exc))
+        if not where:
+            return Outcome(False, f"{self.spec.ip} not configured")
+        self._x.announce(where[0], self.spec.ip)
+        return Outcome(True, f"announcing {self.spec.ip} on {where[0]}")
+
     def stop(self) -> Outcome:
         self._x.announcers.cancel(self.spec.ip)
         try:
@@ -534,8 +546,9 @@ class IPaddrRunner(ResourceRunner):
 class ServiceRunner(ResourceRunner):
     """A service by name: systemd when it is PID 1 and has the unit, else /etc/init.d/<name> (LSB)."""
 
-    def __init__(self, word: str, name: str, executor: ResourceExecutor):
+    def __init__(self, word: str, name: str, executor: ResourceExecutor, ocf_hint: str | None = None):
         self.word, self.name, self._x = word, name, executor
+        self.ocf_hint = ocf_hint  # an OCF agent of this name exists, but a bare word never runs it
         self.unit = name if re.search(r"\.(service|target|socket|mount|timer)$", name) else f"{name}.service"
 
     def describe(self) -> str:
@@ -554,7 +567,8 @@ class ServiceRunner(ResourceRunner):
         if self._x.is_executable(script):
             return ("lsb", script)
         where = "no systemd unit and " if self._x.systemd_booted() else "systemd is not running and "
-        return Outcome(False, f"{self.name}: {where}no executable {script}")
+        hint = f"; there is an OCF agent {self.ocf_hint}" if self.ocf_hint else ""
+        return Outcome(False, f"{self.name}: {where}no executable {script}{hint}")
 
     def _do(self, action: str, timeout: float) -> Outcome:
         backend = self._backend()
@@ -764,13 +778,14 @@ class ResourceExecutor:
         if self.is_executable(script):
             return ScriptRunner(word, script, args, self)
         agent = f"{self.paths.ocf_heartbeat}/{name}"
+        if not args:  # 3.0.6: resource.d, then the init script; an OCF agent only when asked for
+            hint = f"{agent} (write {name}::<name>=<value> to run it)" if self.is_executable(agent) else None
+            return ServiceRunner(word, name, self, ocf_hint=hint)
         if self.is_executable(agent):
             return OcfRunner(word, name, agent, _ocf_params(name, args), self)
-        if args:
-            raise ResourceError(
-                f"{word}: no executable {script} nor OCF agent {agent} for a resource with arguments"
-            )
-        return ServiceRunner(word, name, self)
+        raise ResourceError(
+            f"{word}: no executable {script} nor OCF agent {agent} for a resource with arguments"
+        )
 
     def stop_announcing(self, resource) -> bool:
         """Cancel the gratuitous ARP of an IP resource's address, if still running; True if it was."""
@@ -780,6 +795,16 @@ class ResourceExecutor:
         if name not in IP_AGENTS or len(args) != 1:
             return False
         return self.announcers.cancel(parse_ipaddr(args[0], name).ip)
+
+    def reannounce(self, group) -> list[Outcome]:
+        """Gratuitous ARP again for the group's addresses that are configured here."""
+        outcomes = []
+        for resource in group.resources:
+            if is_ip_resource(resource):
+                runner = self._runner_or_failure(resource)
+                if isinstance(runner, IPaddrRunner):
+                    outcomes.append(runner.reannounce())
+        return outcomes
 
     def announce(self, nic: str, ip: str) -> None:
         if self.arp.enabled and self.arp.count > 0:

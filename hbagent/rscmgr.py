@@ -21,6 +21,8 @@ Events (each returns list[Action]; `now` defaults to clock()):
     mgr.shutdown()                         graceful stop requested (after the daemon sent its `status`)
     mgr.acquire_done(groups, ok, failed=())    result of the outstanding Acquire
     mgr.release_done(groups, ok, failed=())    result of the outstanding Release
+    mgr.takeover_cleared(result)           answer to ClearTakeover: 'OK' (peer fenced) or 'n_stnth'
+    mgr.relinquish(rset, why)              give up a set the peer holds too (healed partition, heal.py)
 
 Actions:
     Send(fields)           send a cluster message: `fields` are (name, value) pairs, `t` first; the
@@ -35,38 +37,22 @@ Actions:
     ShutdownDone(ok, failed)   all groups released (and `shutdone` sent when ok): send the last
                            status(es) and exit. ok=False: a STOP failed, nothing claims otherwise;
                            Heartbeat would reboot here, the daemon should exit non-zero.
+    ClearTakeover(node)    (guarded_takeover only) the silent peer may still hold resources, where 3.0.6
+                           would STONITH it: take over only after takeover_cleared (guard.py decides:
+                           fencing, ping nodes)
+
+Collaborators (optional): `failback_veto()` -> reason or None, asked before an automatic failback
+(uplink.py: never fail back to a node that reaches fewer ping nodes).
 
 At most one Acquire/Release is outstanding at a time; the next one comes after its *_done.
 Run them off the event loop (they take seconds) and keep heartbeating meanwhile.
 
 Modes: auto_failback `on` and `off` (nice_failback) follow hb_resource.c closely, own looped-back
-messages included. `legacy` is implemented in its basic form (ip-request / ip-request-resp, spec
-§8.7; read in source only, never observed on the wire): at comm-up ask the peer for our groups or take
-them when alone, give a group up on request, take the peer's groups on its death or shutdone; no
-standby/takeover (as 3.0.6: "Standby mode only implemented when nice_failback on").
+messages included; `legacy` in its basic form (rsc_legacy.py).
 
-Make-before-break (opt-in per group key, `mbb_groups` from /etc/ha.d/hbagent.conf, both nodes hbagent
-with the group listed on both): ONLY for groups whose non-IP resources may run on both nodes at once (a
-stateless web server, never a filesystem or anything holding data), and whose services do not need the
-address bound to start (Apache's default `Listen 80` is fine). On a planned move (auto-failback,
-standby, takeover, and a graceful stop while such a group is held) the taker starts the group's
-services, then adds the addresses itself (gratuitous ARP at once) while the giver still holds them, and
-only then does the giver remove its copy of the addresses:
-    giver  ask_resources rsc_hold=R info=me    hbagent_mbb=<keys it offers>; Unannounce(offered)
-    taker  ask_resources rsc_hold=R info=other hbagent_mbb=<keys it accepts>
-    taker  Acquire(accepted, non_ip); Acquire(accepted, ip)   (the address is now on both nodes)
-    taker  hbagent_mbb info=ready groups=<keys pre-started>          (new type, only between hbagents)
-    giver  resource … isstable=0 info=standby; Release(other groups, all); Release(ready, ip)
-    giver  ask_resources rsc_hold=R info=done; then Release(ready, non_ip) in the background
-    taker  Acquire(ready first, then the rest, all) — what runs already is kept — done, …
-Why this order: clients follow the taker's gratuitous ARP at once, and until it arrives they still
-reach the giver, which serves; no SYN is ever sent to a node without the address. The price is a
-double ownership of the address for one message round (the `ready` message plus one `ip addr del`,
-milliseconds), which is the usual make-before-break trade-off and harmless for a stateless service.
-A TCP connection whose first packets went to the giver and whose later packets leave the client after
-the ARP update is reset by the taker: with short HTTP requests that window is well under a millisecond.
-A real 3.0.6 peer never sends the extra field and ignores it, so with one it is the plain §8.6
-exchange. Not applied after a death (nothing to overlap with).
+Parts of the class live beside it, each concern in one file: make-before-break moves (rsc_mbb.py),
+legacy mode (rsc_legacy.py); resource-set bits and names (rsc_sets.py). The split-brain decisions
+(heal, ping nodes, fencing) are not here at all: guard.py, through the hooks above.
 
 Deliberate differences from 3.0.6 (each keeps the wire sequence valid for a real peer):
 * a message caused by processing our own copy is sent after it (3.0.6 sometimes sends it first,
@@ -75,7 +61,8 @@ Deliberate differences from 3.0.6 (each keeps the wire sequence valid for a real
 * `hb_takeover rsc_hold=failback` from the peer means "give it its groups back" (standby foreign);
   3.0.6's rc.d script falls through to `hb_standby` = all;
 * a peer's `starting` cancels a standby it was part of (3.0.6 waits for the 1 h timer);
-* a STOP failure is reported (Log critical, ShutdownDone(ok=False)); nothing is rebooted.
+* a STOP failure is reported (Log critical, ShutdownDone(ok=False)); rebooting is the daemon's, opt-in
+  (hbagent.conf `stop_failure reboot`, guard.py).
 """
 
 from __future__ import annotations
@@ -86,18 +73,30 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-NONE, LOCAL, FOREIGN, ALL = 0, 1, 2, 3
-RSC_NAMES = ("none", "local", "foreign", "all")
+from .rsc_legacy import LegacyMode
+from .rsc_mbb import MBB_FIELD, MBB_TYPE, PART_ALL, PART_IP, PART_NON_IP, MakeBeforeBreak
+from .rsc_sets import (
+    ALL,
+    FOREIGN,
+    LOCAL,
+    NONE,
+    RSC_NAMES,
+    Standby,
+    _taker_set,
+    _update,
+    decode_resources,
+    encode_resources,  # fmt: skip
+)
+
+__all__ = ["ALL", "FOREIGN", "LOCAL", "MBB_FIELD", "MBB_TYPE", "NONE", "PART_ALL", "PART_IP", "PART_NON_IP",
+           "RSC_NAMES", "ResourceManager", "Standby", "decode_resources", "encode_resources"]  # fmt: skip
+
 
 RQSTDELAY = 10.0  # s in RSCRCVD before taking our own groups anyway
 STANDBY_INIT_TIMEOUT = 10.0  # s for the peer's `other` reply
 STANDBY_RSC_TIMEOUT = 3600.0  # s for the later standby phases
 FAILBACK_RETRY = 1.0  # s between auto-failback attempts
 GIVEUP_STANDBY_DELAY = 30.0  # s after a failed start before `hb_standby <group type>`
-
-MBB_FIELD = "hbagent_mbb"
-MBB_TYPE = "hbagent_mbb"
-PART_ALL, PART_IP, PART_NON_IP = "all", "ip", "non_ip"  # = resources.PART_*
 
 
 class State(enum.Enum):
@@ -107,13 +106,6 @@ class State(enum.Enum):
     RSCRCVD = "RSCRCVD"
     STABLE = "STABLE"
     SHUTDOWN = "SHUTDOWN"
-
-
-class Standby(enum.Enum):
-    NOT = "not"
-    ME = "me"
-    OTHER = "other"
-    DONE = "done"
 
 
 # -- actions ---------------------------------------------------------------------------------
@@ -169,27 +161,12 @@ class ShutdownDone:
     failed: tuple[str, ...] = ()
 
 
-Action = Send | Acquire | Release | Unannounce | Log | Reply | ShutdownDone
+@dataclass(frozen=True)
+class ClearTakeover:
+    node: str
 
 
-def encode_resources(name: str | None) -> int | None:
-    return RSC_NAMES.index(name) if name in RSC_NAMES else None
-
-
-def decode_resources(bits: int) -> str:
-    return RSC_NAMES[bits]
-
-
-def _taker_set(rset: int) -> int:
-    """What the taker acquires when the giver gives up `rset` (go_standby's mirror)."""
-    return {FOREIGN: LOCAL, LOCAL: FOREIGN}.get(rset, ALL)
-
-
-def _update(full: bool, current: int, update: int) -> int:
-    # HB_UPD_RSC: full replaces; incremental ORs, except that "none" always means none
-    if full or update == NONE:
-        return update
-    return current | update
+Action = Send | Acquire | Release | Unannounce | Log | Reply | ShutdownDone | ClearTakeover
 
 
 @dataclass
@@ -202,7 +179,7 @@ class _Op:
     prestart: bool = False  # make-before-break: runs here, but not ours yet
 
 
-class ResourceManager:
+class ResourceManager(MakeBeforeBreak, LegacyMode):
     def __init__(
         self,
         me: str,
@@ -212,6 +189,8 @@ class ResourceManager:
         *,
         mbb_groups: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
+        guarded_takeover: bool = False,
+        failback_veto: Callable[[], str | None] | None = None,
     ):
         nodes = [n.lower() for n in nodes]
         me = me.lower()
@@ -259,6 +238,10 @@ class ResourceManager:
         self.peer_gave_up = False  # it sent shutdone
         self._dead_pending = False  # declared dead before comm-up: handled at comm-up
         self._dead_handled = False
+        self.guarded_takeover = guarded_takeover
+        self.awaiting_clearance = False  # ClearTakeover sent, takeover_cleared not yet received
+        self.failback_veto = failback_veto
+        self._veto_logged: str | None = None
 
         # resource work
         self.held: set[str] = set()
@@ -308,6 +291,17 @@ class ResourceManager:
 
     def release_done(self, groups: Sequence[str] | None, ok: bool, failed: Sequence[str] = (), now=None):
         return self._event(now, self._on_op_done, "release", groups, ok, failed)
+
+    def takeover_cleared(self, result: str = "n_stnth", now: float | None = None) -> list:
+        return self._event(now, self._on_takeover_cleared, result)
+
+    def relinquish(
+        self, rset: int, why: str, peer_holds: int | None = None, now: float | None = None
+    ) -> list:
+        """Give up a resource set that the peer holds as well (a healed partition), then tell the peer
+        what this node holds (`resource … rtype=full`); NONE only tells it. `peer_holds`: what the peer
+        keeps, when known (its `resource` message will say so too)."""
+        return self._event(now, self._on_relinquish, rset, why, peer_holds)
 
     def reconfigure(self, groups: Iterable, auto_failback: str, mbb_groups: Iterable[str] = ()) -> None:
         """A reloaded configuration: the same group keys on the same nodes (what local/foreign mean
@@ -382,7 +376,11 @@ class ResourceManager:
         """cl_status rscstatus: none|local|foreign|all, or transition while not stable."""
         if not self.isstable():
             return "transition"
-        return decode_resources(self.i_hold if self.nice_failback else self._held_bits())
+        return decode_resources(self.holding())
+
+    def holding(self) -> int:
+        """What this node holds as rsc_hold bits (3.0.6's i_hold; from the groups in legacy mode)."""
+        return self.i_hold if self.nice_failback else self._held_bits()
 
     def snapshot(self) -> dict:
         return {
@@ -391,7 +389,7 @@ class ResourceManager:
             "auto_failback": self.mode,
             "state": self.state.value,
             "rscstatus": self.rscstatus(),
-            "i_hold": decode_resources(self.i_hold if self.nice_failback else self._held_bits()),
+            "i_hold": decode_resources(self.holding()),
             "other_holds": decode_resources(self.other_holds),
             "other_is_stable": self.other_is_stable,
             "going_standby": self.going_standby.value,
@@ -399,6 +397,7 @@ class ResourceManager:
             "standby_deadline": self.standby_deadline,
             "needs_failback": self.needs_failback,
             "takeover_in_progress": self.takeover_in_progress,
+            "awaiting_clearance": self.awaiting_clearance,
             "comm_up": self.comm_is_up,
             "peer_alive": self.peer_alive,
             "peer_is_hbagent": self.peer_is_hbagent,
@@ -572,6 +571,7 @@ class ResourceManager:
             self.peer_alive = True
             self.peer_gave_up = False
             self._dead_pending = self._dead_handled = False
+            self.awaiting_clearance = False
 
     def _on_peer_dead(self, node: str) -> None:
         if node != self.peer or self._dead_pending or self._dead_handled:
@@ -593,8 +593,11 @@ class ResourceManager:
                 self.state = State.STABLE
             return
         if not self.nice_failback:
-            self._send_stonith("unneeded" if self.peer_gave_up else "n_stnth")
-            self._takeover_from_peer()
+            if self.peer_gave_up:
+                self._send_stonith("unneeded")
+                self._takeover_from_peer()
+            else:
+                self._takeover_when_cleared()
             return
         self.needs_failback = True
         if self.peer_heard and self.other_holds == NONE:
@@ -608,10 +611,53 @@ class ResourceManager:
             elif not self.i_hold & LOCAL:
                 self._req_our_resources(True)
         else:
+            self._takeover_when_cleared()
+
+    def _takeover_when_cleared(self) -> None:
+        """The silent peer may still hold resources (3.0.6 would STONITH it here). Unguarded: take over
+        now, as 3.0.6 without a STONITH device; guarded: ask and wait for takeover_cleared()."""
+        if not self.guarded_takeover:
+            self._take_over_cleared("n_stnth")
+            return
+        self.awaiting_clearance = True
+        self._out.append(ClearTakeover(self.peer))
+
+    def _on_takeover_cleared(self, result: str) -> None:
+        if not self.awaiting_clearance:
+            self._log("debug", f"takeover clearance ({result}) for {self.peer} no longer needed")
+            return
+        self.awaiting_clearance = False
+        self._take_over_cleared(result)
+
+    def _take_over_cleared(self, result: str) -> None:
+        if result == "n_stnth":
             self._send_stonith("n_stnth")
-            self._log("warning", "No STONITH device configured.")
-            self._log("warning", "Shared disks are not protected.")
-            self._takeover_from_peer()
+            if self.nice_failback:
+                self._log("warning", "No STONITH device configured.")
+                self._log("warning", "Shared disks are not protected.")
+        self._takeover_from_peer()
+
+    def _on_relinquish(self, rset: int, why: str, peer_holds: int | None) -> None:
+        if self.shutdown_in_progress or self.needs_shutdown:
+            return  # everything goes anyway
+        if peer_holds is not None and self.nice_failback:
+            self.other_holds = peer_holds
+        keys = self._keys(rset)
+        if not keys and self.state != State.STABLE:
+            return  # nothing to give up, and a start-up handshake tells the peer soon enough
+        if self.nice_failback:
+            self.i_hold &= ~rset
+            if rset & FOREIGN:
+                self.needs_failback = False
+        if keys:
+            self._log("info", f"{why}: giving up {decode_resources(rset)} HA resources.")
+
+        def done(failed: tuple[str, ...]) -> None:
+            if failed:
+                self._log("critical", f"{why}: could not release {' '.join(failed)}: both nodes may hold it")
+            self._send_held(self.state == State.STABLE)
+
+        self._queue("release", keys, why, done)
 
     def _cancel_standby(self, why: str, drop_prestarted: bool = False) -> None:
         if self.going_standby == Standby.NOT:
@@ -835,6 +881,14 @@ class ResourceManager:
             self._log("debug", "Auto failback delayed.")
             self.failback_retry_at = self.now + FAILBACK_RETRY
             return
+        veto = self.failback_veto() if self.failback_veto else None
+        if veto:
+            if veto != self._veto_logged:
+                self._log("info", f"Auto failback delayed: {veto}")
+            self._veto_logged = veto
+            self.failback_retry_at = self.now + FAILBACK_RETRY
+            return
+        self._veto_logged = None
         self._log("info", "Auto failback triggered.")
         self.standby_rsctype = FOREIGN
         self._send_standby(Standby.ME)
@@ -1034,55 +1088,6 @@ class ResourceManager:
 
         self._queue("acquire", keys, "standby", done)
 
-    # ---------------------------------------------------------------- make-before-break
-    def _mbb_accept(self, fields: dict[str, str]) -> tuple[str, ...]:
-        offered = (fields.get(MBB_FIELD) or "").split()
-        if not offered:
-            return ()
-        rtype = encode_resources(fields.get("rsc_hold", "all"))
-        mine = set(self._keys(_taker_set(ALL if rtype is None else rtype)))
-        return tuple(k for k in offered if k in self.mbb_groups and k in mine and k not in self.held)
-
-    def _prestart(self, keys: tuple[str, ...]) -> None:
-        """Taker: services first, then the addresses (announced at once), then tell the giver."""
-        failed_services: tuple[str, ...] = ()
-        self._log(
-            "info", f"make-before-break: starting {' '.join(keys)} here while {self.peer} still serves it"
-        )
-
-        def ready(failed: tuple[str, ...]) -> None:
-            bad = set(failed_services) | set(failed)
-            ok = [k for k in keys if k not in bad]
-            for key in sorted(bad):
-                self._log("warning", f"make-before-break: pre-start of {key} failed; it moves the plain way")
-            fields = [("t", MBB_TYPE), ("info", "ready")]
-            if ok:
-                fields.append(("groups", " ".join(ok)))
-            self._send(*fields)
-
-        def services_started(failed: tuple[str, ...]) -> None:
-            nonlocal failed_services
-            failed_services = failed
-            ok = [k for k in keys if k not in failed]
-            self._queue_next("acquire", ok, "make-before-break addresses", ready, part=PART_IP, prestart=True)
-
-        self._queue("acquire", keys, "make-before-break pre-start", services_started, part=PART_NON_IP,
-                    prestart=True)  # fmt: skip
-
-    def _on_mbb(self, fields: dict[str, str]) -> None:
-        if fields.get("info") != "ready" or self.going_standby != Standby.ME or not self._mbb_wait:
-            self._log("debug", f"{MBB_TYPE} {fields.get('info')} from {self.peer} ignored")
-            return
-        ready = tuple(k for k in (fields.get("groups") or "").split() if k in self._mbb_wait)
-        self._go_standby_me(self.standby_rsctype, ready)
-
-    def _mbb_reset(self) -> None:
-        """A standby was cancelled: forget the offer; stop what we pre-started for it."""
-        self._mbb_wait = ()
-        leftovers = [k for k in self._keys(ALL) if k in self.prestarted and k not in self.held]
-        if leftovers:
-            self._queue("release", leftovers, "make-before-break cancelled", part=PART_ALL)
-
     # ---------------------------------------------------------------- local requests
     def _on_standby_request(self, which: str) -> None:
         rset = {"all": ALL, "local": LOCAL, "foreign": FOREIGN, "failback": FOREIGN}.get(which)
@@ -1230,48 +1235,6 @@ class ResourceManager:
 
         self._log("info", f"Received shutdown notice from '{self.peer}'.")
         self._takeover_from_peer(after_local)
-
-    # ---------------------------------------------------------------- legacy (§8.7)
-    def _legacy_request_own(self) -> None:
-        own = [k for k in self._keys(LOCAL) if k not in self.held]
-        if not self.peer_alive:
-            self._queue("acquire", own, "req_our_resources", self._failed_start)
-            return
-        for key in own:
-            self._send(("t", "ip-request"), ("ipaddr", key))
-
-    def _on_ip_request(self, fields: dict[str, str]) -> None:
-        key = fields.get("ipaddr")
-        if self.nice_failback or key is None:
-            return
-        if key not in self._node_of:
-            self._log("warning", f"ip-request for unknown resource group [{key}] ignored")
-            return
-
-        def reply(weown: str) -> Callable[[tuple[str, ...]], None]:
-            def send(failed: tuple[str, ...]) -> None:
-                if failed:
-                    return  # still ours; the STOP failure is logged
-                self._send(
-                    ("t", "ip-request-resp"),
-                    ("dest", self.peer),
-                    ("ipaddr", key),
-                    ("weown", weown),
-                    ("ok", "OK"),
-                )
-
-            return send
-
-        if key in self.held:
-            self._queue("release", [key], "ip-request", reply("yes"))
-        else:
-            self._queue("release", [], "ip-request", reply("no"))
-
-    def _on_ip_request_resp(self, fields: dict[str, str]) -> None:
-        key = fields.get("ipaddr")
-        if self.nice_failback or key not in self._node_of or fields.get("ok") != "OK":
-            return
-        self._queue("acquire", [key], "ip-request-resp", self._failed_start)
 
 
 def _as_dict(fields: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:

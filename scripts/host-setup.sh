@@ -2,7 +2,7 @@
 # Prepare a fresh Debian 12 host for the podman lab: packages and podman settings.
 # Idempotent; run as root. Touches only apt packages and /etc/containers/containers.conf.
 set -euo pipefail
-need=(podman runc debootstrap iproute2 python3-venv)
+need=(podman runc debootstrap iproute2 python3-venv nftables cluster-glue)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -93,6 +93,20 @@ def hb_agent_conf(groups: list, variable: str = "heartbeat_resource_groups") -> 
     return "".join(f"{line}\n" for line in lines)
 
 
+def hb_safety_warnings(
+    settings: dict, authkeys_settings: dict | None = None, variables: dict | None = None
+) -> list:
+    """Warnings about combinations that leave the pair open to split brain (heartbeat_config.safety_warnings)."""
+    text = ha_cf(settings, variables)
+    keys = None
+    if authkeys_settings is not None:
+        try:
+            keys = hc.parse_authkeys(hc.render_authkeys(_as_dict(authkeys_settings, "authkeys")))
+        except hc.ConfigErrors as exc:
+            raise _filter_error("authkeys", exc, variables) from None
+    return hc.safety_warnings(hc.parse_ha_cf(text), keys)
+
+
 def hb_msec(value, variable: str = "value") -> int:
     """A Heartbeat time (number = seconds, or "500ms", "250000us") in milliseconds."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -269,6 +283,7 @@ class FilterModule:
             "authkeys": authkeys,
             "hb_agent_conf": hb_agent_conf,
             "hb_msec": hb_msec,
+            "hb_safety_warnings": hb_safety_warnings,
             "hb_resource_word": hb_resource_word,
             "hb_resource_groups": resource_groups,
             "hb_ip_resources": hb_ip_resources,

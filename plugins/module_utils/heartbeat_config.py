@@ -25,8 +25,11 @@ __all__ = [
     "ConfigErrors",
     "HaCf",
     "Medium",
+    "PingGroup",
     "Resource",
     "ResourceGroup",
+    "StonithDevice",
+    "crc_warning",
     "load_config",
     "parse_authkeys",
     "parse_ha_cf",
@@ -36,6 +39,7 @@ __all__ = [
     "render_authkeys",
     "render_ha_cf",
     "render_haresources",
+    "safety_warnings",
 ]
 
 DEFAULT_UDPPORT = 694
@@ -114,6 +118,29 @@ class Medium:
 
 
 @dataclass
+class PingGroup:
+    """`ping_group <name> <host>…`: one ping node, alive while any of its hosts answers."""
+
+    name: str
+    hosts: list[str]
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass
+class StonithDevice:
+    """`stonith <type> <config-file>` (every node) or `stonith_host <node|*> <type> <parameters>`."""
+
+    directive: str  # 'stonith' | 'stonith_host'
+    type: str  # cluster-glue plugin: null, ssh, external/ipmi, ...
+    host: str | None  # stonith_host: the node that uses it, '*' = every node
+    config: str  # stonith: the config file; stonith_host: the parameters (may be empty)
+    line: int | None = field(default=None, compare=False)
+
+    def applies_to(self, node: str) -> bool:
+        return self.directive == "stonith" or self.host in ("*", node.lower())
+
+
+@dataclass
 class HaCf:
     path: str = "/etc/ha.d/ha.cf"
     nodes: list[str] = field(default_factory=list)
@@ -126,6 +153,8 @@ class HaCf:
     media: list[Medium] = field(default_factory=list)
     auto_failback: str = "legacy"
     ping: list[str] = field(default_factory=list)
+    ping_groups: list[PingGroup] = field(default_factory=list)
+    stonith: list[StonithDevice] = field(default_factory=list)  # file order
     crm: str = "off"
     msgfmt: str = "classic"
     hopfudge: int = 1
@@ -485,6 +514,7 @@ def _parse_ha_cf(text: str, path: str) -> tuple[HaCf, _Collector]:
     if len(crm_lines) > 1:
         errs.add(crm_lines[1], f"crm/pacemaker may be given only once (first on line {crm_lines[0]})")
     _finish_ha_cf(cfg, errs, seen, explicit, other_media)
+    _parse_ping_and_stonith(cfg, errs)
     return cfg, errs
 
 
@@ -717,6 +747,59 @@ def _finish_ha_cf(
         )
     if cfg.auto_failback == "legacy" and not cfg.crm_enabled:
         cfg.warnings.append(f"{errs.path}: Deprecated 'legacy' auto_failback option selected.")
+
+
+_STONITH_TYPE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)?$")
+
+
+def _is_host(text: str) -> bool:
+    return _is_ipv4(text) or (bool(_HOSTNAME_RE.match(text)) and not re.fullmatch(r"[\d.]+", text))
+
+
+def _parse_ping_and_stonith(cfg: HaCf, errs: _Collector) -> None:
+    """ping / ping_group nodes and stonith devices, from the directives already collected."""
+    ping_names: dict[str, int] = {}
+
+    def add_ping_name(name: str, lineno: int) -> bool:
+        if name in cfg.nodes:
+            errs.add(lineno, f"ping node [{name}] is also a cluster node")
+        elif name in ping_names:
+            errs.add(lineno, f"ping node [{name}] given twice (first on line {ping_names[name]})")
+        else:
+            ping_names[name] = lineno
+            return True
+        return False
+
+    for directive, value, lineno in cfg.directives:
+        if directive == "ping":
+            if not _is_host(value):
+                errs.add(lineno, f"ping: [{value}] is not an IPv4 address or host name")
+            else:
+                add_ping_name(value.lower(), lineno)
+        elif directive == "ping_group":
+            name, *hosts = value.split()
+            bad = [h for h in hosts if not _is_host(h)]
+            if not hosts:
+                errs.add(lineno, "ping_group: expected 'ping_group <name> <host> [<host>…]'")
+            elif bad:
+                errs.add(lineno, f"ping_group {name}: [{bad[0]}] is not an IPv4 address or host name")
+            elif add_ping_name(name.lower(), lineno):
+                cfg.ping_groups.append(PingGroup(name.lower(), hosts, line=lineno))
+        elif directive in ("stonith", "stonith_host"):
+            words = value.split(None, 2 if directive == "stonith_host" else 1)
+            host = words.pop(0).lower() if directive == "stonith_host" and words else None
+            if not words or (directive == "stonith" and len(words) < 2):
+                usage = "stonith <type> <config-file>" if directive == "stonith" else (
+                    "stonith_host <node|*> <type> <parameters>")  # fmt: skip
+                errs.add(lineno, f"{directive}: expected '{usage}'")
+            elif not _STONITH_TYPE_RE.match(words[0]):
+                errs.add(lineno, f"{directive}: invalid STONITH device type [{words[0]}]")
+            else:
+                if host is not None and host != "*" and host not in cfg.nodes:
+                    cfg.warnings.append(f"{errs.path}:{lineno}: stonith_host [{host}] is neither '*' nor a "
+                                        "node of this cluster: no node uses this line")  # fmt: skip
+                config = words[1].strip() if len(words) > 1 else ""
+                cfg.stonith.append(StonithDevice(directive, words[0], host, config, line=lineno))
 
 
 # --------------------------------------------------------------------------------------------
@@ -962,6 +1045,43 @@ def load_config(directory: str = "/etc/ha.d") -> ClusterConfig:
     if errors:
         raise ConfigErrors(errors)
     return ClusterConfig(ha_cf, resources, authkeys, directory)
+
+
+# --------------------------------------------------------------------------------------------
+# safety (check-config and the role's preflight): legal, but one failure away from two holders
+
+
+def _sibling(path: str, name: str) -> str:
+    """`name` in the directory of `path` (authkeys beside ha.cf)."""
+    return os.path.join(os.path.dirname(path), name) if os.path.dirname(path) else name
+
+
+def crc_warning(authkeys: AuthKeys, path: str = "authkeys") -> str | None:
+    """The warning about crc keys that every checker gives; None when no key uses crc."""
+    indexes = sorted(i for i, (method, _key) in authkeys.keys.items() if method == "crc")
+    if not indexes:
+        return None
+    return (
+        f"{path}: index {', '.join(map(str, indexes))} uses crc, which authenticates nothing: anyone on the "
+        "network can forge every packet (Heartbeat 3.0.6 accepts it the same). Use md5 or sha1; to keep crc "
+        "anyway, set `allow_crc yes` in hbagent.conf (or pass --allow-crc)"
+    )
+
+
+def safety_warnings(ha_cf: HaCf, authkeys: AuthKeys | None = None, allow_crc: bool = False) -> list[str]:
+    """Combinations Heartbeat accepts that leave a pair open to split brain or forged messages."""
+    found = []
+    crc = None if authkeys is None or allow_crc else crc_warning(authkeys, _sibling(ha_cf.path, "authkeys"))
+    if crc:
+        found.append(crc)
+    links = {m.dev for m in ha_cf.media}
+    if len(links) == 1 and not (ha_cf.ping or ha_cf.ping_groups):
+        dev = next(iter(links))
+        found.append(
+            f"{ha_cf.path}: one heartbeat link ({dev}) and no ping node: if that link fails, both nodes take the "
+            "resources (split brain); add a second medium on another network, or ping nodes"
+        )
+    return found
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Apache, in stdlib Python) and a client that probes the VIP over HTTP every 100 m
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import pathlib
@@ -18,13 +19,16 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SUBNET = "10.213.30"
+SUBNET2 = "10.213.31"  # the second heartbeat network (add_network), nodes .11, .12, …
 CLIENT_ADDRESS = f"{SUBNET}.100"
+PING_ADDRESS = f"{SUBNET}.1"  # a ping node (add_host), like a router on the service network
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 AUTHKEYS = "auth 3\n3 md5 netns-test-key\n"
 HTTP_PORT = 80
@@ -350,6 +354,36 @@ class Node:
         script.chmod(0o755)
         return script
 
+    # -- cutting links (nftables in the node's namespace; every table is named hakit_*) ----------
+    def nft(self, table: str, *rules: str) -> None:
+        """A table of its own with input and output chains holding `rules` (nft rule text)."""
+        script = [f"add table inet {table}",
+                  f"add chain inet {table} in {{ type filter hook input priority 0; }}",
+                  f"add chain inet {table} out {{ type filter hook output priority 0; }}"]  # fmt: skip
+        script += [f"add rule inet {table} {rule}" for rule in rules]
+        subprocess.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"], input="\n".join(script) + "\n",
+                       check=True, capture_output=True, text=True, timeout=30)  # fmt: skip
+
+    def unnft(self, table: str) -> None:
+        self.ns("nft", "delete", "table", "inet", table, check=False)
+
+    def cut_heartbeat(self, dev: str | None = None, port: int = 694) -> None:
+        """Drop heartbeat UDP both ways (on one interface, or all): the service path stays up."""
+        where = f'iifname "{dev}" ' if dev else ""
+        out = f'oifname "{dev}" ' if dev else ""
+        self.nft(f"hakit_cut_{dev or 'all'}", f"in {where}udp dport {port} drop",
+                 f"out {out}udp dport {port} drop")  # fmt: skip
+
+    def restore_heartbeat(self, dev: str | None = None) -> None:
+        self.unnft(f"hakit_cut_{dev or 'all'}")
+
+    def cut_from(self, address: str) -> None:
+        """This node loses its path to `address` (both ways), nothing else: an uplink loss."""
+        self.nft("hakit_uplink", f"in ip saddr {address} drop", f"out ip daddr {address} drop")
+
+    def restore_to(self, address: str) -> None:
+        self.unnft("hakit_uplink")
+
     def crash_node(self, vip: str) -> None:
         """The machine dies: its web service dies with it and its addresses go away."""
         pidfile = self.dir / f"{SERVICE}.pid"
@@ -405,6 +439,11 @@ class Agent(Node):
     def rscstatus(self) -> str:
         return self.cl_status("rscstatus").stdout.strip()
 
+    def status_line(self) -> str:
+        """What `systemctl status` would show (the daemon's STATUS= summary)."""
+        status = self.status() or {}
+        return status.get("summary", "")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -432,6 +471,27 @@ class Lab:
         run("ip", "-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
         run("ip", "-n", netns, "addr", "add", f"{address}/24", "brd", "+", "dev", "eth0")
         run("ip", "-n", netns, "link", "set", "eth0", "up")
+
+    def add_network(self, subnet: str = SUBNET2, bridge: str = "br1", ifname: str = "eth1") -> None:
+        """A second bridge: every node gets `ifname` with <subnet>.<11, 12, …> (a second heartbeat link)."""
+        run("ip", "-n", self.bridge_ns, "link", "add", bridge, "type", "bridge")
+        run("ip", "-n", self.bridge_ns, "link", "set", bridge, "up")
+        for index, agent in enumerate(self.agents.values(), start=1):
+            port = f"hk{bridge}p{index}"
+            run("ip", "-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", ifname,
+                "netns", agent.netns)  # fmt: skip
+            run("ip", "-n", self.bridge_ns, "link", "set", port, "master", bridge, "up")
+            run(
+                "ip", "-n", agent.netns, "addr", "add", f"{subnet}.{10 + index}/24", "brd", "+", "dev", ifname
+            )
+            run("ip", "-n", agent.netns, "link", "set", ifname, "up")
+
+    def add_host(self, name: str, address: str = PING_ADDRESS) -> str:
+        """A bare namespace on the service bridge (a ping node: the kernel answers echo requests)."""
+        netns = f"{self.prefix}-{name}"
+        self._netns(netns)
+        self._attach(netns, address, 90 + len(self.namespaces))
+        return netns
 
     def build(self, names: list[str], client: bool = False, node_class=Agent) -> None:
         self._netns(self.bridge_ns)
@@ -491,6 +551,75 @@ class Lab:
                 os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
         for name in reversed(self.namespaces):
             run("ip", "netns", "del", name, check=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# who holds the VIP, over time (`ip -ts monitor address` in every node namespace)
+
+
+class HolderMonitor:
+    """Every add/delete of `address` on every node, with monotonic times; then: how long it was on two
+    nodes, on none, and the holders over time. Starts from what `ip addr` shows at creation."""
+
+    def __init__(self, lab: Lab, address: str):
+        self.address = address
+        self.offset = time.time() - time.monotonic()
+        self.names = list(lab.agents)
+        self.events: list[tuple[float, str, bool]] = []  # (t, node, present)
+        self.start = time.monotonic()
+        self.initial = {name: agent.has_address(address) for name, agent in lab.agents.items()}
+        self.procs = []
+        for name, node in lab.agents.items():
+            proc = subprocess.Popen(["ip", "-n", node.netns, "-ts", "monitor", "address"], stdout=subprocess.PIPE,
+                                    text=True)  # fmt: skip
+            self.procs.append(proc)
+            threading.Thread(target=self._read, args=(name, proc), daemon=True).start()
+
+    def _read(self, name: str, proc) -> None:
+        pattern = re.compile(r"^\[([\d\-T:.]+)\] (Deleted )?\d+: \S+\s+inet " + re.escape(self.address) + "/")
+        for line in proc.stdout:
+            match = pattern.match(line)
+            if match:
+                wall = datetime.datetime.fromisoformat(match.group(1)).timestamp()
+                self.events.append((wall - self.offset, name, match.group(2) is None))
+
+    def timeline(self) -> list[tuple[float, tuple[str, ...]]]:
+        """(t, holders) from the start, one entry per change."""
+        present = dict(self.initial)
+        out = [(self.start, tuple(n for n in self.names if present[n]))]
+        for t, name, on in sorted(self.events):
+            present[name] = on
+            holders = tuple(n for n in self.names if present[n])
+            if holders != out[-1][1]:
+                out.append((t, holders))
+        return out
+
+    def seconds(self, start: float, end: float) -> dict[str, float]:
+        """Total seconds within [start, end) with the address on two or more nodes, and on none."""
+        totals = {"dual": 0.0, "none": 0.0}
+        line = self.timeline()
+        for (t, holders), nxt in zip(line, [*line[1:], (end, ())], strict=True):
+            lo, hi = max(t, start), min(nxt[0], end)
+            if hi > lo:
+                if len(holders) >= 2:
+                    totals["dual"] += hi - lo
+                elif not holders:
+                    totals["none"] += hi - lo
+        return totals
+
+    def holders_at(self, t: float) -> tuple[str, ...]:
+        current: tuple[str, ...] = ()
+        for when, holders in self.timeline():
+            if when > t:
+                break
+            current = holders
+        return current
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
 
 
 def describe(results: list[ProbeResult]) -> str:

@@ -327,3 +327,15 @@ def test_hb_media_interfaces_lists_every_device_with_its_variable():
 
 def test_hb_interface_networks_without_interface_covers_every_device():
     assert sorted(hbf.hb_interface_networks(FACTS)) == ["10.213.40.0/24", "127.0.0.0/8", "172.31.0.0/16"]
+
+
+def test_safety_warnings_for_the_role_settings():
+    warn = filters()["hb_safety_warnings"]
+    crc = {"active": 1, "keys": {1: {"method": "crc"}}}
+    warnings = warn(LAB_HA_CF, crc, ROLE_VARIABLES)
+    assert warnings[0].startswith("/etc/ha.d/authkeys: index 1 uses crc, which authenticates nothing")
+    assert "one heartbeat link (eth0) and no ping node" in warnings[1]
+    safe = dict(LAB_HA_CF, ping=["10.213.10.100"])
+    assert warn(safe, {"active": 3, "keys": {3: {"method": "sha1", "key": "k"}}}) == []
+    with pytest.raises(AnsibleFilterError, match="heartbeat_"):
+        warn(dict(LAB_HA_CF, keepalive="soon"), None, ROLE_VARIABLES)

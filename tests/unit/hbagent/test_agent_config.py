@@ -43,7 +43,8 @@ def test_agent_conf_errors_name_file_and_line():
         "/x/hbagent.conf:1: make_before_break needs at least one haresources group key",
         f"/x/hbagent.conf:2: make_before_break: no haresources group has the key [10.0.0.99] "
         f"(group keys: {VIP_GROUP} 10.0.0.51)",
-        "/x/hbagent.conf:3: unknown directive [frobnicate] (known: make_before_break, allow_crc)",
+        "/x/hbagent.conf:3: unknown directive [frobnicate] (known: make_before_break, allow_crc, fence_command, "
+        "stop_failure)",
         "/x/hbagent.conf:4: make_before_break [10.0.0.51]: the group holds Filesystem, which must never run "
         "on two nodes at once",
     ]
@@ -245,3 +246,34 @@ def test_allow_crc_is_an_explicit_yes_or_no():
 def test_reload_reports_an_allow_crc_change():
     plan = reload.plan_reload(cluster(), cluster(), (), (), False, True)
     assert plan.ok and plan.changes == ["allow_crc no -> yes"]
+
+
+def test_fence_command_and_stop_failure_in_hbagent_conf():
+    groups = cluster().resources
+    conf = agentconf.parse_agent_conf(
+        "fence_command /usr/local/sbin/fence-peer --hard\nstop_failure reboot\n", "/x/hbagent.conf", groups
+    )
+    assert conf.fence_command == (["/usr/local/sbin/fence-peer", "--hard"], "/x/hbagent.conf:1")
+    assert conf.reboot_on_stop_failure == ["/sbin/reboot", "-n", "-f"]  # 3.0.6's reboot
+    custom = agentconf.parse_agent_conf("stop_failure reboot /usr/local/sbin/hard-reset now\n", "/x", groups)
+    assert custom.reboot_on_stop_failure == ["/usr/local/sbin/hard-reset", "now"]
+    assert agentconf.parse_agent_conf("stop_failure block\n", "/x", groups).reboot_on_stop_failure is None
+    assert agentconf.parse_agent_conf("", "/x", groups).reboot_on_stop_failure is None  # the default
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("fence_command\n", "fence_command needs an absolute program path"),
+        ("fence_command fence-peer\n", "fence_command needs an absolute program path"),
+        ("stop_failure\n", "expected 'stop_failure block' or 'stop_failure reboot"),
+        ("stop_failure explode\n", "expected 'stop_failure block' or 'stop_failure reboot"),
+        ("stop_failure block now\n", "stop_failure block takes no command"),
+        ("stop_failure reboot reboot -f\n", "the command must be an absolute path, not [reboot]"),
+    ],
+)
+def test_bad_fence_and_stop_failure_lines_name_the_line(text, problem):
+    with pytest.raises(ConfigErrors) as caught:
+        agentconf.parse_agent_conf(text, "/x/hbagent.conf", cluster().resources)
+    (error,) = caught.value.errors
+    assert error.line == 1 and problem in error.reason

@@ -16,6 +16,7 @@ from hbagent.membership import (
     Log,
     Membership,
     NodeStatusChanged,
+    PartitionHealed,
     PeerRestarted,
     Transmit,
 )
@@ -286,10 +287,28 @@ def test_returning_after_partition():
     net.cut.add(("web2", "eth0"))
     net.run(12.0)
     assert web1.node_status("web2") == "dead"
+    net.take("web1")
     net.cut.clear()
     net.run(2.5)
-    assert "Cluster node web2 returning after partition." in logs(net.take("web1"))
+    actions = net.take("web1")
+    assert "Cluster node web2 returning after partition." in logs(actions)
     assert web1.node_status("web2") == "active"
+    # the resource layer is told, once, before the status change that makes the peer alive again
+    assert of_type(actions, PartitionHealed) == [PartitionHealed("web2")]
+    kinds = [type(a) for a in actions if isinstance(a, (PartitionHealed, NodeStatusChanged))]
+    assert kinds == [PartitionHealed, NodeStatusChanged]
+
+
+def test_a_restart_during_the_partition_is_a_restart_not_a_heal():
+    net = joined()
+    net.cut.add(("web2", "eth0"))
+    net.run(12.0)
+    net.cut.clear()
+    net.add("web2", generation=101)
+    net.run(3.0)
+    actions = net.take("web1")
+    assert of_type(actions, PeerRestarted) == [PeerRestarted("web2")]
+    assert not of_type(actions, PartitionHealed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -230,6 +230,28 @@ def test_resolution_order():
     assert isinstance(executor.runner_for(resource("apache2")), ServiceRunner)
 
 
+def test_a_bare_word_naming_an_ocf_agent_is_the_init_script_as_in_3_0_6():
+    """3.0.6 looks in resource.d, then /etc/init.d: `apache` alone never runs the OCF agent (without its
+    parameters); the parameters ask for it."""
+    paths = Paths()
+    executor, commands = resolver(executables={f"{paths.ocf_heartbeat}/apache", f"{paths.init_d}/apache"})
+    runner = executor.runner_for(resource("apache"))
+    assert isinstance(runner, ServiceRunner)
+    runner.start()
+    assert commands.calls[-1][0] == [f"{paths.init_d}/apache", "start"]
+    assert isinstance(executor.runner_for(resource("apache::port=8080")), OcfRunner)
+
+
+def test_a_bare_word_with_only_an_ocf_agent_says_how_to_ask_for_it():
+    paths = Paths()
+    executor, _ = resolver(executables={f"{paths.ocf_heartbeat}/Dummy"})
+    outcome = executor.runner_for(resource("Dummy")).start()
+    assert not outcome.ok
+    assert f"there is an OCF agent {paths.ocf_heartbeat}/Dummy (write Dummy::<name>=<value> to run it)" in (
+        outcome.reason
+    )
+
+
 @pytest.mark.parametrize(
     ("word", "problem"),
     [
