@@ -28,16 +28,11 @@ def drill_failures(records: list[dict]) -> list[str]:
     return drill_report.failed_checks(list(records))
 
 
-def drill_holds_vip(ip_addr_text: str, vip: str) -> bool:
-    return drill_report.holds_address(ip_addr_text, vip)
-
-
-def drill_cl_status(snapshot: dict) -> dict:
-    """{node: status word} from a snapshot object of drill_probe.py."""
-    return {
-        node: drill_report.parse_cl_status(answer.get("out", ""), answer.get("rc"), answer.get("err", ""))
-        for node, answer in snapshot.get("cl_status", {}).items()
-    }
+def drill_node_view(info: dict, vip: str) -> dict:
+    """{uname, vip (held here), status {node: word}, engine} from one node's heartbeat_info result."""
+    if not isinstance(info, dict):
+        raise AnsibleFilterError(f"drill_node_view: expects a heartbeat_info result, got {type(info).__name__}")
+    return drill_report.node_view(info, str(vip))
 
 
 def drill_seconds(value) -> float:
@@ -59,7 +54,6 @@ class FilterModule:
             "drill_case_markdown": drill_case_markdown,
             "drill_report_markdown": drill_report_markdown,
             "drill_failures": drill_failures,
-            "drill_holds_vip": drill_holds_vip,
-            "drill_cl_status": drill_cl_status,
+            "drill_node_view": drill_node_view,
             "drill_seconds": drill_seconds,
         }

@@ -68,6 +68,21 @@ def parse_cl_status(out: str, rc: int | None = None, err: str = "") -> str:
     return f"error: {detail}" + (f" (rc {rc})" if rc not in (None, 0) else "")
 
 
+def node_view(info: dict, vip: str) -> dict:
+    """What one node says of its cluster, from its heartbeat_info result (any engine): the name it goes
+    by, whether it holds the VIP (a resource group's address present on the node), and the status word
+    of every node ('error: …' where the engine gave none)."""
+    running = bool(info.get("running"))
+    status = {}
+    for node, entry in (info.get("nodes") or {}).items():
+        word = (entry or {}).get("status")
+        status[node] = (
+            word if word in CL_STATUS_WORDS else f"error: {'no status' if running else 'the daemon does not answer'}"
+        )
+    held = any(vip in (group.get("addresses") or []) and group.get("held_here") for group in info.get("groups") or [])
+    return {"uname": info.get("local_node", ""), "vip": held, "status": status, "engine": info.get("engine")}
+
+
 def parse_jsonl(text: str) -> list[dict]:
     """JSON lines; a torn last line (writer killed with its container) is dropped, other bad lines raise."""
     rows = []
@@ -233,7 +248,7 @@ def evaluate_case(case: dict) -> dict:
     """Turn one case's raw evidence and expectations into measurements and pass/fail checks.
 
     case: {id, title, vip, nodes, running: [..], expect: {holder, status: {observer: {node: word}}, page,
-           max_failed, max_recovery_s}, snapshots: {node: snapshot json text}, page: {status, content},
+           max_failed, max_recovery_s}, snapshots: {node: heartbeat_info result (dict or JSON)}, page: {status, content},
            probe: jsonl text, watch: {node: jsonl text}, t_action: float|None,
            action: {name, rc: int|None (None: nothing was run), output}}
     """
@@ -253,28 +268,20 @@ def evaluate_case(case: dict) -> dict:
         tail = " | ".join(str(action.get("output", "")).splitlines()[-3:])
         check("action", False, f"{action.get('name')} exited with {action['rc']}: {tail}")
 
-    # each running node: VIP from `ip addr`, and cl_status of every node
+    # each running node's own view (heartbeat_info): whether it holds the VIP, the status of every node
     views, holders = {}, []
     for node in running:
         snap = _snapshot(case.get("snapshots", {}).get(node))
-        if snap is None:
+        if snap is None or "nodes" not in snap:
             views[node] = {"uname": "", "vip": False, "status": {}}
-            check(
-                f"snapshot of {node}",
-                False,
-                f"{node} gave no usable snapshot (container down or probe failed)",
-            )
+            reason = (snap or {}).get("msg") or "container down or module failed"
+            check(f"snapshot of {node}", False, f"{node} gave no view of its cluster ({reason})")
             continue
-        held = holds_address(snap.get("ip", ""), vip)
-        status = {
-            peer: parse_cl_status(answer.get("out", ""), answer.get("rc"), answer.get("err", ""))
-            for peer, answer in snap.get("cl_status", {}).items()
-        }
-        views[node] = {"uname": snap.get("uname", ""), "vip": held, "status": status}
-        if held:
+        views[node] = node_view(snap, vip)
+        if views[node]["vip"]:
             holders.append(node)
-        if snap.get("uname") != node:
-            check(f"uname -n on {node}", False, f"node {node} calls itself {snap.get('uname')!r}")
+        if views[node]["uname"] != node:
+            check(f"uname -n on {node}", False, f"node {node} calls itself {views[node]['uname']!r}")
     record["views"] = views
     record["holders"] = holders
     if "holder" in expect:
@@ -288,7 +295,7 @@ def evaluate_case(case: dict) -> dict:
         wrong = {peer: seen.get(peer, "not asked") for peer, word in wanted.items() if seen.get(peer) != word}
         shown = ", ".join(f"{peer}={word}" for peer, word in wanted.items())
         check(
-            f"cl_status from {observer}",
+            f"status from {observer}",
             not wrong,
             f"{observer} sees {', '.join(f'{p}={w}' for p, w in seen.items())}; expected {shown}",
         )
@@ -373,7 +380,7 @@ def render_case(record: dict) -> str:
     nodes = record["nodes"]
     lines = [f"### Case {record['id']}: {record['title']}", ""]
     lines.append(
-        "| node | running | VIP " + record["vip"] + " | " + " | ".join(f"cl_status {n}" for n in nodes) + " |"
+        "| node | running | VIP " + record["vip"] + " | " + " | ".join(f"status of {n}" for n in nodes) + " |"
     )
     lines.append("|---" * (3 + len(nodes)) + "|")
     for node in nodes:

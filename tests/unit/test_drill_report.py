@@ -209,14 +209,17 @@ def test_two_nodes_holding_at_once_are_caught():
 # -- judging a case ---------------------------------------------------------------------------------
 
 
-def _snap(node, ip, statuses):
+def _snap(node, ip, statuses, vip="10.213.10.50"):
+    """A node's heartbeat_info result: its name, its view of every node, whether it holds the VIP's group."""
     return json.dumps(
         {
-            "uname": node,
-            "ip": ip,
-            "cl_status": {
-                n: {"rc": 0 if s == "active" else 1, "out": s + "\n", "err": ""} for n, s in statuses.items()
-            },
+            "running": True,
+            "engine": "heartbeat",
+            "local_node": node,
+            "nodes": {n: {"status": s, "type": "normal", "links": {}} for n, s in statuses.items()},
+            "groups": [{"node": "web1", "key": f"IPaddr::{vip}", "addresses": [vip],
+                        "held_here": dr.holds_address(ip, vip)}],
+            "rscstatus": "local",
         }
     )
 
@@ -276,7 +279,7 @@ def test_two_vip_holders_fail_even_when_one_is_expected():
 def test_unexpected_cl_status_fails_and_says_what_was_seen():
     snaps = {"web1": _snap("web1", IP_WEB1_HOLDING, {"web1": "active", "web2": "active"})}
     record = dr.evaluate_case(_case(snapshots=snaps))
-    assert _failed(record) == ["cl_status from web1"]
+    assert _failed(record) == ["status from web1"]
     assert "web2=active" in record["checks"][1]["detail"]
 
 
@@ -309,6 +312,9 @@ def test_recovery_over_the_limit_fails_case_3():
 
 def test_missing_snapshot_and_wrong_hostname_fail():
     assert _failed(dr.evaluate_case(_case(snapshots={"web1": ""})))[0] == "snapshot of web1"
+    unreachable = {"unreachable": True, "msg": "container is not running"}
+    record = dr.evaluate_case(_case(snapshots={"web1": unreachable}))
+    assert _failed(record)[0] == "snapshot of web1" and "container is not running" in record["checks"][0]["detail"]
     snaps = {"web1": _snap("hakit-lab-web1", IP_WEB1_HOLDING, {"web1": "active", "web2": "dead"})}
     assert _failed(dr.evaluate_case(_case(snapshots=snaps))) == ["uname -n on web1"]
 
@@ -426,3 +432,11 @@ def test_a_failed_action_fails_the_case_and_names_its_exit_code():
     assert not bad["ok"]
     assert any(c["name"] == "action" and "exited with 2" in c["detail"] and "boom" in c["detail"]
                for c in bad["checks"])  # fmt: skip
+
+
+def test_a_node_whose_daemon_is_down_shows_errors_not_statuses():
+    info = {"running": False, "local_node": "web1", "nodes": {"web1": {"status": None}, "web2": {"status": None}},
+            "groups": []}  # fmt: skip
+    view = dr.node_view(info, "10.213.10.50")
+    assert view["vip"] is False
+    assert view["status"] == {"web1": "error: the daemon does not answer", "web2": "error: the daemon does not answer"}

@@ -1,14 +1,14 @@
 # Copyright: hakit.heartbeat contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drill's eyes inside the lab containers (stdlib only, Python 3.11+). Records raw evidence; the
-controller parses it (plugins/module_utils/drill_report.py).
+controller parses it (plugins/module_utils/drill_report.py). What each node sees of its cluster comes from
+the hakit.heartbeat.heartbeat_info module, whatever engine runs the node.
 
   http      on the client: start a GET of the URL every --interval s, whether or not the previous one
             has answered (a dead VIP holder makes requests hang), one JSON line per request
   vip       on a node: `ip -o -4 addr show` every --interval s, the text only when it changed
   collect   touch the stop file, wait for the recorder to end, print its JSON lines
   get       one GET, as a JSON object
-  snapshot  on a node: one JSON object with uname, `ip -o -4 addr show`, `cl_status nodestatus` per node
 
 http and vip detach with --background (the drill drives containers with single `podman exec` calls),
 are bounded by --max-seconds and --max-samples and stop early when --stop-file appears, so a drill that
@@ -151,17 +151,6 @@ def get(args: argparse.Namespace) -> int:
     return 0
 
 
-def snapshot(args: argparse.Namespace) -> int:
-    result = {
-        "t": round(time.time(), 3),
-        "uname": os.uname().nodename,
-        "ip": _run(["ip", "-o", "-4", "addr", "show"])["out"],
-        "cl_status": {node: _run(["cl_status", "nodestatus", node]) for node in args.nodes},
-    }
-    json.dump(result, sys.stdout)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     modes = parser.add_subparsers(dest="mode", required=True)
@@ -186,9 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     once.set_defaults(func=get)
     once.add_argument("--url", required=True)
     once.add_argument("--timeout", type=float, default=2.0)
-    snap = modes.add_parser("snapshot")
-    snap.set_defaults(func=snapshot)
-    snap.add_argument("--nodes", nargs="+", required=True)
     args = parser.parse_args(argv)
     return args.func(args)
 
