@@ -13,7 +13,8 @@ PYTEST  := $(VENV)/bin/python -m pytest
 
 help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running);"
-	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2"
+	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2;"
+	@echo "                SPLIT_BRAIN=1: a second heartbeat link, a ping node and the split-brain cases"
 	@echo "make lab-down   remove everything the lab created"
 	@echo "make check      fast loop: lint + unit tests"
 	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, netns, interop,"
@@ -86,9 +87,10 @@ test: clean-tests check collection-check galaxy netns interop molecule installed
 
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat
+SPLIT_BRAIN ?=
 lab: venv images
 	@bash scripts/lab-clean.sh lab
-	@ENGINE=$(ENGINE) bash scripts/lab.sh up
+	@ENGINE=$(ENGINE) SPLIT_BRAIN=$(SPLIT_BRAIN) bash scripts/lab.sh up
 
 lab-down: venv host
 	@bash scripts/lab.sh down

@@ -5,7 +5,9 @@
 #   lab.sh down   remove the lab's containers and network.
 # ENGINE=heartbeat (default: the tutorial's cluster), agent (hbagent on both nodes) or mixed (Heartbeat on
 # the primary, hbagent on the other); the report is build/lab-report.md, build/lab-agent-report.md or
-# build/lab-mixed-report.md. Image: HAKIT_IMAGE_BOOKWORM (default localhost/hakit-debian:bookworm).
+# build/lab-mixed-report.md. SPLIT_BRAIN=1 adds a second heartbeat link (eth1), the client as ping node
+# and the split-brain cases (partition, uplink, one link of two). Image: HAKIT_IMAGE_BOOKWORM (default
+# localhost/hakit-debian:bookworm).
 # Extra arguments go to ansible-playbook (e.g. -v, -e lab_drill_graceful=false).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +18,11 @@ export ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 playbook=${ANSIBLE_PLAYBOOK:-$root/.venv/bin/ansible-playbook}
 inventory=$root/inventories/lab/hosts.yml
 engine=${ENGINE:-heartbeat}
+# SPLIT_BRAIN=1: a second heartbeat link (eth1), the client as ping node, and the split-brain cases
+lab_vars=(-e "hakit_lab_engine=$engine")
+if [ -n "${SPLIT_BRAIN:-}" ]; then
+  lab_vars+=(-e hakit_lab_split_brain=true -e '{"lab_drill_split_brain": ["partition", "uplink", "links"]}')
+fi
 case $engine in
   heartbeat | agent | mixed) ;;
   *) echo "ENGINE must be heartbeat, agent or mixed, not '$engine'" >&2; exit 2 ;;
@@ -32,9 +39,9 @@ step() { # step <title> <playbook> [args...]: run one playbook, say how long it 
 case ${1:-} in
   up)
     shift
-    step "lab: network and containers" playbooks/lab_create.yml "$@"
-    step "lab: deploy playbooks/site.yml (engine: $engine)" playbooks/site.yml -e "hakit_lab_engine=$engine" "$@"
-    step "lab: four-case drill (engine: $engine)" playbooks/drill.yml -e "hakit_lab_engine=$engine" "$@"
+    step "lab: network and containers" playbooks/lab_create.yml "${lab_vars[@]}" "$@"
+    step "lab: deploy playbooks/site.yml (engine: $engine)" playbooks/site.yml "${lab_vars[@]}" "$@"
+    step "lab: four-case drill (engine: $engine)" playbooks/drill.yml "${lab_vars[@]}" "$@"
     report=build/lab-report.md
     [ "$engine" = heartbeat ] || report=build/lab-$engine-report.md
     echo ">> lab up in ${SECONDS} s; report: $report; the cluster stays up:"

@@ -35,6 +35,15 @@ def drill_node_view(info: dict, vip: str) -> dict:
     return drill_report.node_view(info, str(vip))
 
 
+def lab_second_link_address(address: str) -> str:
+    """The lab's second heartbeat network: the same address (or subnet) with its third octet + 100."""
+    parts = str(address).split(".")
+    if len(parts) != 4 or not parts[2].isdigit() or int(parts[2]) > 155:
+        raise AnsibleFilterError(f"lab_second_link_address: {address!r} is not an IPv4 address with a third octet <= 155")
+    parts[2] = str(int(parts[2]) + 100)
+    return ".".join(parts)
+
+
 def drill_seconds(value) -> float:
     """A Heartbeat time (number of seconds, "10s", "500ms") in seconds, as ha.cf would read it."""
     if isinstance(value, bool):
@@ -56,4 +65,5 @@ class FilterModule:
             "drill_failures": drill_failures,
             "drill_node_view": drill_node_view,
             "drill_seconds": drill_seconds,
+            "lab_second_link_address": lab_second_link_address,
         }

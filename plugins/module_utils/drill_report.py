@@ -9,6 +9,7 @@ unit tests load it standalone. Raw evidence comes from ``roles/lab_drill/files/d
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -241,6 +242,42 @@ def _surely_held(timeline: list[tuple[float, bool]], instant: float) -> bool:
     return bool(before and after and before[-1] and after[0])
 
 
+def holder_spans(watch: dict[str, list[dict]], vip: str) -> list[tuple[float, float, tuple[str, ...]]]:
+    """Who held the VIP over time: (from, to, holders) between consecutive sample instants of all watchers,
+    merged where the holders stay the same. A node holds at an instant when its samples just before and
+    after say so, as in max_simultaneous_holders; the resolution is the watchers' interval."""
+    timelines = {node: vip_timeline(samples, vip) for node, samples in watch.items()}
+    instants = sorted({t for timeline in timelines.values() for t, _ in timeline})
+    spans: list[tuple[float, float, tuple[str, ...]]] = []
+    for start, end in itertools.pairwise(instants):
+        holders = tuple(sorted(node for node, timeline in timelines.items() if _surely_held(timeline, start)))
+        if spans and spans[-1][2] == holders and spans[-1][1] == start:
+            spans[-1] = (spans[-1][0], end, holders)
+        else:
+            spans.append((start, end, holders))
+    return spans
+
+
+def seconds_with(spans, since: float, count) -> float:
+    """Seconds after `since` during which the number of holders satisfied `count` (a predicate)."""
+    return round(sum(max(0.0, end - max(start, since)) for start, end, holders in spans
+                     if end > since and count(len(holders))), 2)  # fmt: skip
+
+
+def first_held_by(spans, since: float, holder: str) -> float | None:
+    """First instant at or after `since` from which `holder` alone held the VIP."""
+    for start, end, holders in spans:
+        if end > since and holders == (holder,):
+            return max(start, since)
+    return None
+
+
+def describe_spans(spans, origin: float) -> str:
+    """'web1 0.0-12.2 s, web1+web2 12.2-25.3 s, none 25.3-25.5 s', times from `origin`."""
+    return ", ".join(f"{'+'.join(holders) or 'none'} {start - origin:.1f}-{end - origin:.1f} s"
+                      for start, end, holders in spans)  # fmt: skip
+
+
 # -- judging a case --------------------------------------------------------------------------------
 
 
@@ -344,19 +381,58 @@ def evaluate_case(case: dict) -> dict:
     watch = {node: parse_jsonl(text or "") for node, text in (case.get("watch") or {}).items()}
     if watch:
         most, overlaps = max_simultaneous_holders(watch, vip)
+        spans = holder_spans(watch, vip)
+        t_action = float(case.get("t_action") or (spans[0][0] if spans else 0.0))
         record["vip_watch"] = {
             "nodes": sorted(watch),
             "samples": sum(len(rows) for rows in watch.values()),
             "max_holders": most,
+            "dual_s": seconds_with(spans, t_action, lambda n: n > 1),
+            "over_time": describe_spans(spans, t_action),
         }
-        check(
-            "never two VIP holders",
-            most <= 1,
-            f"max {most} holder(s) over {record['vip_watch']['samples']} samples"
-            + (f"; overlap at {len(overlaps)} instants" if overlaps else ""),
-        )
+        if expect.get("allow_dual"):  # a partition: two holders are expected until the heal
+            record["vip_watch"]["note"] = "two holders allowed while the heartbeat links are cut"
+        else:
+            check(
+                "never two VIP holders",
+                most <= 1,
+                f"max {most} holder(s) over {record['vip_watch']['samples']} samples"
+                + (f"; overlap at {len(overlaps)} instants" if overlaps else ""),
+            )
+        _judge_heal_and_move(case, expect, spans, t_action, record["vip_watch"], check)
     record["ok"] = all(item["ok"] for item in checks)
     return record
+
+
+def _limit(expect: dict, key: str) -> float | None:
+    """A limit of the case; absent, null or empty (a limit that does not apply here) means none."""
+    value = expect.get(key)
+    if value is None or str(value).strip() in ("", "None", "none"):
+        return None
+    return float(value)
+
+
+def _judge_heal_and_move(case, expect, spans, t_action, watch, check) -> None:
+    """After a heal (t_heal): seconds with two holders and with none; after the action: how long the
+    expected holder took to hold the VIP alone. Limits are checked only where the case sets them."""
+    t_heal = case.get("t_heal")
+    if t_heal not in (None, "", "None"):
+        watch["dual_after_heal_s"] = seconds_with(spans, float(t_heal), lambda n: n > 1)
+        watch["none_after_heal_s"] = seconds_with(spans, float(t_heal), lambda n: n == 0)
+        for key, what in (("dual_after_heal_s", "two holders"), ("none_after_heal_s", "no holder")):
+            limit = _limit(expect, f"max_{key}")
+            if limit is not None:
+                check(f"{what} after the heal", watch[key] <= limit,
+                      f"{watch[key]} s with {what} after the heal; allowed {limit} s")  # fmt: skip
+    if "max_move_s" in expect and expect.get("holder"):  # measured always, judged where a limit applies
+        move_limit = _limit(expect, "max_move_s")
+        moved = first_held_by(spans, t_action, expect["holder"])
+        watch["move_s"] = None if moved is None else round(moved - t_action, 2)
+        if move_limit is None:
+            return
+        check("move time", moved is not None and watch["move_s"] <= move_limit,
+              f"{expect['holder']} held the VIP alone {watch['move_s']} s after the action; limit "
+              f"{expect['max_move_s']} s" if moved is not None else f"{expect['holder']} never held the VIP alone")  # fmt: skip
 
 
 def _snapshot(raw) -> dict | None:
@@ -405,8 +481,17 @@ def render_case(record: dict) -> str:
     if "vip_watch" in record:
         watch = record["vip_watch"]
         lines.append(
-            f"- VIP sampled on {', '.join(watch['nodes'])}: {watch['samples']} samples, max {watch['max_holders']} holder(s)"
+            f"- VIP sampled on {', '.join(watch['nodes'])}: {watch['samples']} samples, max {watch['max_holders']} holder(s), "
+            f"{_fmt_s(watch.get('dual_s'))} s with two"
+            + (f" ({watch['note']})" if watch.get("note") else "")
         )
+        if watch.get("over_time"):
+            lines.append(f"- holders over time (from the action): {watch['over_time']}")
+        extra = [f"{label} {_fmt_s(watch[key])} s" for key, label in (
+            ("dual_after_heal_s", "two holders after the heal"), ("none_after_heal_s", "no holder after the heal"),
+            ("move_s", "moved after")) if key in watch]  # fmt: skip
+        if extra:
+            lines.append("- " + ", ".join(extra))
     for item in record["checks"]:
         lines.append(f"- [{'x' if item['ok'] else ' '}] {item['name']}: {item['detail']}")
     lines.append(f"- **{'PASS' if record['ok'] else 'FAIL'}**")
@@ -415,14 +500,16 @@ def render_case(record: dict) -> str:
 
 def render_report(records: list[dict], title: str = "Heartbeat four-case drill") -> str:
     lines = [f"# {title}", ""]
-    lines.append("| case | what | VIP holder | page | requests | failed | outage s | recovery s | result |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append(
+        "| case | what | VIP holder | page | requests | failed | outage s | recovery s | two holders s | result |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for record in records:
         probe = record["probe"]
         lines.append(
             f"| {record['id']} | {record['title']} | {', '.join(record['holders']) or 'none'} | {record['page']} | "
             f"{probe['requests']} | {probe['failed']} | {_fmt_s(probe['outage_s'])} | {_fmt_s(probe.get('recovery_s'))} | "
-            f"{'PASS' if record['ok'] else 'FAIL'} |"
+            f"{_fmt_s(record.get('vip_watch', {}).get('dual_s'))} | {'PASS' if record['ok'] else 'FAIL'} |"
         )
     lines.append("")
     return "\n".join(lines) + "\n" + "\n".join(render_case(record) for record in records)

@@ -326,7 +326,7 @@ def test_report_has_a_summary_row_and_a_section_per_case():
     )
     text = dr.render_report([good, bad], "drill")
     assert text.startswith("# drill\n")
-    assert "| 2 | web2 down (podman kill) | web1 | It works! Principal | 30 | 0 | 0.0 | - | PASS |" in text
+    assert "| 2 | web2 down (podman kill) | web1 | It works! Principal | 30 | 0 | 0.0 | - | 0.0 | PASS |" in text
     assert "### Case 3:" in text and "**FAIL**" in text
     assert "| web2 | no | - | - | - |" in text
     assert dr.failed_checks([good, bad]) == ["case 3: page served on the VIP: client got 'x'"]
@@ -440,3 +440,59 @@ def test_a_node_whose_daemon_is_down_shows_errors_not_statuses():
     view = dr.node_view(info, "10.213.10.50")
     assert view["vip"] is False
     assert view["status"] == {"web1": "error: the daemon does not answer", "web2": "error: the daemon does not answer"}
+
+
+# -- partitions, heals and moves -------------------------------------------------------------------
+
+
+def _ip(node_octet, holding):
+    text = f"2: eth0    inet 10.213.10.{node_octet}/24 brd 10.213.10.255 scope global eth0\n"
+    return text + ("2: eth0    inet 10.213.10.50/24 scope global secondary eth0:0\n" if holding else "")
+
+
+def _holding(node_octet, held_at):
+    """Watcher samples every 0.5 s from 0 to 20 s; held_at(t) says whether the node holds the VIP then."""
+    return [{"t": t / 2, "ip": _ip(node_octet, held_at(t / 2))} for t in range(41)]
+
+
+def test_a_partition_reports_two_holders_and_judges_the_heal():
+    # web1 holds throughout; web2 takes over at 6 s (partition), releases at 13 s (heal at 12 s)
+    watch = {"web1": _holding(11, lambda t: True), "web2": _holding(12, lambda t: 6 <= t < 13)}
+    spans = dr.holder_spans(watch, "10.213.10.50")
+    assert [h for _s, _e, h in spans] == [("web1",), ("web1", "web2"), ("web1",)]
+    # released between the samples at 12.5 s and 13 s: counted to the next sample (the watchers' resolution)
+    assert dr.seconds_with(spans, 12.0, lambda n: n > 1) == 1.0
+    assert dr.seconds_with(spans, 12.0, lambda n: n == 0) == 0.0
+    case = _case(running=["web1"], t_action=0.0, t_heal=12.0,
+                 watch={n: "\n".join(map(json.dumps, rows)) for n, rows in watch.items()},
+                 expect={"holder": "web1", "allow_dual": True, "max_dual_after_heal_s": 4,
+                         "max_none_after_heal_s": 0})  # fmt: skip
+    record = dr.evaluate_case(case)
+    assert record["ok"], record["checks"]
+    assert record["vip_watch"]["dual_after_heal_s"] == 1.0 and record["vip_watch"]["dual_s"] == 7.0
+    assert "web1+web2 6.0-13.0 s" in record["vip_watch"]["over_time"]
+    slow = dict(case, expect={**case["expect"], "max_dual_after_heal_s": 0.2})
+    assert _failed(dr.evaluate_case(slow)) == ["two holders after the heal"]
+    # two holders are a failure anywhere else
+    assert "never two VIP holders" in _failed(dr.evaluate_case(dict(case, expect={"holder": "web1"})))
+
+
+def test_a_gap_after_the_heal_is_measured_and_fails_when_none_is_allowed():
+    watch = {"web1": _holding(11, lambda t: t < 12 or t >= 15), "web2": _holding(12, lambda t: 6 <= t < 12)}
+    case = _case(running=["web1"], t_action=0.0, t_heal=12.0,
+                 watch={n: "\n".join(map(json.dumps, rows)) for n, rows in watch.items()},
+                 expect={"holder": "web1", "allow_dual": True, "max_none_after_heal_s": 0})  # fmt: skip
+    record = dr.evaluate_case(case)
+    assert record["vip_watch"]["none_after_heal_s"] == 3.0
+    assert _failed(record) == ["no holder after the heal"]
+
+
+def test_move_time_is_when_the_expected_node_alone_holds():
+    watch = {"web1": _holding(11, lambda t: t < 9), "web2": _holding(12, lambda t: t >= 9.5)}
+    case = _case(running=["web2"], t_action=1.0, snapshots={},
+                 watch={n: "\n".join(map(json.dumps, rows)) for n, rows in watch.items()},
+                 expect={"holder": "web2", "max_move_s": 11})  # fmt: skip
+    record = dr.evaluate_case(case)
+    assert record["vip_watch"]["move_s"] == 8.5
+    assert "move time" not in _failed(record)
+    assert "move time" in _failed(dr.evaluate_case(dict(case, expect={"holder": "web2", "max_move_s": 5})))
