@@ -246,8 +246,13 @@ def holder_spans(watch: dict[str, list[dict]], vip: str) -> list[tuple[float, fl
     """Who held the VIP over time: (from, to, holders) between consecutive sample instants of all watchers,
     merged where the holders stay the same. A node holds at an instant when its samples just before and
     after say so, as in max_simultaneous_holders; the resolution is the watchers' interval."""
-    timelines = {node: vip_timeline(samples, vip) for node, samples in watch.items()}
-    instants = sorted({t for timeline in timelines.values() for t, _ in timeline})
+    timelines = {node: vip_timeline(samples, vip) for node, samples in watch.items() if samples}
+    if not timelines:
+        return []
+    # only while every watcher records: past one's end, nobody can tell what that node held
+    first = max(timeline[0][0] for timeline in timelines.values())
+    last = min(timeline[-1][0] for timeline in timelines.values())
+    instants = sorted({t for timeline in timelines.values() for t, _ in timeline if first <= t <= last})
     spans: list[tuple[float, float, tuple[str, ...]]] = []
     for start, end in itertools.pairwise(instants):
         holders = tuple(sorted(node for node, timeline in timelines.items() if _surely_held(timeline, start)))

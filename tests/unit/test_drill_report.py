@@ -496,3 +496,10 @@ def test_move_time_is_when_the_expected_node_alone_holds():
     assert record["vip_watch"]["move_s"] == 8.5
     assert "move time" not in _failed(record)
     assert "move time" in _failed(dr.evaluate_case(dict(case, expect={"holder": "web2", "max_move_s": 5})))
+
+
+def test_holders_are_only_told_while_every_watcher_records():
+    # web2's watcher stops at 5 s (its container was killed): after that nobody knows what it held
+    watch = {"web1": _holding(11, lambda t: True), "web2": _holding(12, lambda t: False)[:11]}
+    spans = dr.holder_spans(watch, "10.213.10.50")
+    assert spans == [(0.0, 5.0, ("web1",))]

@@ -174,11 +174,12 @@ def test_unit_directives():
         "SendSIGKILL=no",
         "NotifyAccess=main",
         "NoNewPrivileges=yes",
+        "RestartPreventExitStatus=3",
     ):
         assert wanted in lines
     watchdog = int(next(line for line in lines if line.startswith("WatchdogSec=")).split("=")[1].rstrip("s"))
     stop = next(line for line in lines if line.startswith("TimeoutStopSec=")).split("=")[1]
-    assert watchdog >= 10 and stop == "30min"  # as Heartbeat's own unit, with SendSIGKILL=no
+    assert watchdog >= 10 and stop == "infinity"  # hbagent bounds its own stops; with SendSIGKILL=no
     custom = systemd_unit.unit_text("/opt/hbagent.pyz", "/usr/local/bin/python3.11")
     assert "ExecStart=/usr/local/bin/python3.11 /opt/hbagent.pyz run" in custom.splitlines()
     with pytest.raises(ValueError, match="--pyz must be an absolute path"):
