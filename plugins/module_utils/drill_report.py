@@ -292,7 +292,7 @@ def evaluate_case(case: dict) -> dict:
     case: {id, title, vip, nodes, running: [..], expect: {holder, status: {observer: {node: word}}, page,
            max_failed, max_recovery_s}, snapshots: {node: heartbeat_info result (dict or JSON)}, page: {status, content},
            probe: jsonl text, watch: {node: jsonl text}, t_action: float|None,
-           action: {name, rc: int|None (None: nothing was run), output}}
+           action/heal: {name, rc: int|None (None: nothing was run), output}, t_heal: float|None}
     """
     expect = case.get("expect", {})
     vip = case["vip"]
@@ -305,10 +305,11 @@ def evaluate_case(case: dict) -> dict:
     def check(name: str, ok: bool, detail: str) -> None:
         checks.append({"name": name, "ok": bool(ok), "detail": detail})
 
-    action = case.get("action") or {}
-    if action.get("rc") not in (None, 0):
-        tail = " | ".join(str(action.get("output", "")).splitlines()[-3:])
-        check("action", False, f"{action.get('name')} exited with {action['rc']}: {tail}")
+    for step in ("action", "heal"):
+        done = case.get(step) or {}
+        if done.get("rc") not in (None, 0):
+            tail = " | ".join(str(done.get("output", "")).splitlines()[-3:])
+            check(step, False, f"{done.get('name')} exited with {done['rc']}: {tail}")
 
     # each running node's own view (heartbeat_info): whether it holds the VIP, the status of every node
     views, holders = {}, []

@@ -429,6 +429,8 @@ def test_a_failed_action_fails_the_case_and_names_its_exit_code():
     ok = dr.evaluate_case({**base, "action": {"name": "converge", "rc": 0, "output": "PLAY RECAP"}})
     assert ok["ok"]
     bad = dr.evaluate_case({**base, "action": {"name": "converge", "rc": 2, "output": "a\nb\nfatal: boom"}})
+    unhealed = dr.evaluate_case({**base, "heal": {"name": "heal", "rc": 1, "output": "Error: No such table"}})
+    assert [c["name"] for c in unhealed["checks"] if not c["ok"]] == ["heal"]
     assert not bad["ok"]
     assert any(c["name"] == "action" and "exited with 2" in c["detail"] and "boom" in c["detail"]
                for c in bad["checks"])  # fmt: skip
