@@ -8,7 +8,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 PYTEST  := $(VENV)/bin/python -m pytest
 
-.PHONY: help venv host images lint unit check agent galaxy netns interop molecule installed \
+
+.PHONY: help venv host images lint unit check agent galaxy netns interop molecule installed lab-jobs \
         test lab lab-down clean-tests bench-agent
 
 help:
@@ -70,20 +71,25 @@ netns: venv agent images
 interop: venv agent images
 	@$(PYTEST) -q tests/interop
 
-# Longest first; run two at a time (HAKIT_JOBS) on their own networks: scripts/molecule-run.sh.
-MOLECULE_SCENARIOS ?= migration agent default trixie mixed
+# The suites that build podman clusters, longest first, HAKIT_JOBS at a time on their own networks
+# (scripts/lab-jobs.sh): every Molecule scenario, the installed-copy lab and the version matrix.
+MOLECULE_SCENARIOS ?= splitbrain migration trixie default agent mixed
+LAB_JOBS ?= splitbrain migration trixie matrix default agent mixed installed
+lab-jobs: venv images
+	@bash scripts/lab-jobs.sh $(LAB_JOBS)
+
 molecule: venv images
-	@bash scripts/molecule-run.sh $(MOLECULE_SCENARIOS)
+	@bash scripts/lab-jobs.sh $(MOLECULE_SCENARIOS)
 
 # one scenario: make molecule-agent
 molecule-%: venv images
-	@HAKIT_JOBS=1 bash scripts/molecule-run.sh $*
+	@HAKIT_JOBS=1 bash scripts/lab-jobs.sh $*
 
 # the collection as users get it: built, installed with ansible-galaxy, used from an empty directory
 installed: venv images
 	@bash scripts/installed-lab.sh
 
-test: clean-tests check collection-check galaxy netns interop molecule installed matrix
+test: clean-tests check collection-check galaxy netns interop lab-jobs
 
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat
