@@ -8,7 +8,6 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 PYTEST  := $(VENV)/bin/python -m pytest
 
-
 .PHONY: help venv host images lint unit check agent galaxy netns interop molecule installed lab-jobs \
         test lab lab-down clean-tests bench-agent
 
