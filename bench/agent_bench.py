@@ -50,7 +50,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -298,57 +297,6 @@ class HeartbeatCluster:
 # address monitor: when was the VIP on no node, on both
 
 
-class AddressMonitor:
-    """`ip -ts monitor address` in each node namespace: VIP add/delete times (monotonic)."""
-
-    def __init__(self, lab: netlab.Lab):
-        self.offset = time.time() - time.monotonic()
-        self.events: list[tuple[float, str, bool]] = []  # (t, node, present)
-        self.procs = []
-        for name, node in lab.agents.items():
-            proc = subprocess.Popen(["ip", "-n", node.netns, "-ts", "monitor", "address"], stdout=subprocess.PIPE,
-                                    text=True)  # fmt: skip
-            self.procs.append(proc)
-            threading.Thread(target=self._read, args=(name, proc), daemon=True).start()
-
-    def _read(self, name: str, proc) -> None:
-        pattern = re.compile(r"^\[([\d\-T:.]+)\] (Deleted )?\d+: \S+\s+inet " + re.escape(VIP) + "/")
-        for line in proc.stdout:
-            match = pattern.match(line)
-            if match:
-                wall = datetime.datetime.fromisoformat(match.group(1)).timestamp()
-                self.events.append((wall - self.offset, name, match.group(2) is None))
-
-    def windows(self, start: float, end: float) -> tuple[float, float]:
-        """(longest time with the VIP on no node, longest time on both) within [start, end), in s."""
-        events = sorted(e for e in self.events if start <= e[0] < end)
-        present = {name: None for name in ("web1", "web2")}
-        for t, name, on in sorted(self.events):
-            if t < start:
-                present[name] = on
-        present = {k: bool(v) for k, v in present.items()}
-        absent = both = 0.0
-        since_absent = since_both = None
-        for t, name, on in events:
-            present[name] = on
-            count = sum(present.values())
-            if count == 0 and since_absent is None:
-                since_absent = t
-            if count > 0 and since_absent is not None:
-                absent, since_absent = max(absent, t - since_absent), None
-            if count == 2 and since_both is None:
-                since_both = t
-            if count < 2 and since_both is not None:
-                both, since_both = max(both, t - since_both), None
-        return absent, both
-
-    def close(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-
-
 # ---------------------------------------------------------------------------------------------
 # one implementation, one profile
 
@@ -394,7 +342,7 @@ def run_profile(impl: str, profile: Profile, reps: int, tmp: pathlib.Path, pyz: 
     try:
         lab.build(["web1", "web2"], client=True)
         cluster.setup(timing)
-        monitor = AddressMonitor(lab)
+        monitor = netlab.HolderMonitor(lab, VIP)
         probe = lab.probe(VIP, limit=3600)
         dead = profile.deadtime_s[cluster.kind]
         slack = 60 + 3 * dead
@@ -422,7 +370,7 @@ def run_profile(impl: str, profile: Profile, reps: int, tmp: pathlib.Path, pyz: 
                     raise BenchError(f"{kind}: {page!r} never served")
             else:
                 outage = netlab.disruption(window, since)
-            absent, both = monitor.windows(since, end)
+            absent, both = monitor.longest(since, end)
             errors = [f"+{r.t - since:.2f}s {r.err}" for r in window if not r.ok]
             result.samples.append(Sample(kind, outage, failed, len(window), absent, both, errors))
             log(f"  {kind:<10} outage {outage:6.3f}s failed {failed:3d}/{len(window):<4d} "

@@ -32,7 +32,6 @@ import os
 import pathlib
 import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ sys.path.insert(0, str(ROOT / "tests" / "netns"))
 import netlab  # noqa: E402
 from attacker import Attacker, forged, garbage  # noqa: E402
 
-from hbagent import wire  # noqa: E402
+from hbagent import cli, wire  # noqa: E402
 from hbagent.config import AuthKeys  # noqa: E402
 from hbagent.wire import Message  # noqa: E402
 
@@ -101,17 +100,7 @@ class ControlProbe(threading.Thread):
         while not self.stop_event.is_set():
             started = time.monotonic()
             try:
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                    sock.settimeout(5)
-                    sock.connect(str(self.path))
-                    sock.sendall(b'{"cmd": "status"}\n')
-                    data = b""
-                    while not data.endswith(b"\n"):
-                        chunk = sock.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
-                json.loads(data)
+                cli.control_request(str(self.path.parent), {"cmd": "status"}, timeout=5)
                 self.latencies.append(time.monotonic() - started)
             except (OSError, ValueError):
                 self.latencies.append(None)
@@ -129,17 +118,7 @@ class PeerWatch(threading.Thread):
     @staticmethod
     def view(agent, node: str) -> str:
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(5)
-                sock.connect(str(agent.state_dir / "hbagent.sock"))
-                sock.sendall(b'{"cmd": "status"}\n')
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            nodes = json.loads(data)["membership"]["nodes"]
+            nodes = cli.control_request(str(agent.state_dir), {"cmd": "status"}, timeout=5)["membership"]["nodes"]
             return next(n["status"] for n in nodes if n["name"] == node)
         except (OSError, ValueError, KeyError, StopIteration):
             return "no answer"

@@ -35,19 +35,24 @@ def _heartbeat_state_dir(args) -> str | None:
     return None
 
 
-def control_request(state_dir: str, payload: dict, timeout: float = CL_STATUS_TIMEOUT) -> dict:
-    """One request to the running daemon; OSError when it is not running, TimeoutError when slow."""
+def control_exchange(state_dir: str, request: bytes, timeout: float = CL_STATUS_TIMEOUT) -> bytes:
+    """Send one request line as it is, return the answer line (raw: tests and benches send bad ones too)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(os.path.join(state_dir, SOCKET_NAME))
-        sock.sendall(json.dumps(payload).encode() + b"\n")
+        sock.sendall(request + b"\n")
         data = b""
         while not data.endswith(b"\n"):
             chunk = sock.recv(65536)
             if not chunk:
                 break
             data += chunk
-    return json.loads(data or b"{}")
+    return data
+
+
+def control_request(state_dir: str, payload: dict, timeout: float = CL_STATUS_TIMEOUT) -> dict:
+    """One request to the running daemon; OSError when it is not running, TimeoutError when slow."""
+    return json.loads(control_exchange(state_dir, json.dumps(payload).encode(), timeout) or b"{}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -607,6 +607,17 @@ class HolderMonitor:
                     totals["none"] += hi - lo
         return totals
 
+    def longest(self, start: float, end: float) -> tuple[float, float]:
+        """(longest stretch with the address on no node, longest on two or more) within [start, end), in s."""
+        longest = {"none": 0.0, "dual": 0.0}
+        line = self.timeline()
+        for (t, holders), nxt in zip(line, [*line[1:], (end, ())], strict=True):
+            lo, hi = max(t, start), min(nxt[0], end)
+            kind = "dual" if len(holders) >= 2 else "none" if not holders else None
+            if kind and hi > lo:
+                longest[kind] = max(longest[kind], hi - lo)
+        return longest["none"], longest["dual"]
+
     def holders_at(self, t: float) -> tuple[str, ...]:
         current: tuple[str, ...] = ()
         for when, holders in self.timeline():
@@ -620,6 +631,16 @@ class HolderMonitor:
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+
+
+def start_web_pair(web1, web2, vip: str, wait_for) -> None:
+    """web1 first (it takes its group after initdead), then web2 joins: the usual bring-up of two agents
+    whose first group (web1's) holds `vip`."""
+    web1.start(resources=True)
+    assert wait_for(lambda: web1.has_address(vip), timeout=30), web1.log()
+    web2.start(resources=True)
+    assert wait_for(lambda: web1.cl_status("nodestatus", "web2").stdout == "active\n", timeout=30)
+    assert wait_for(lambda: web2.rscstatus() == "local" and web1.rscstatus() == "local", timeout=30)
 
 
 def describe(results: list[ProbeResult]) -> str:

@@ -11,7 +11,7 @@ import signal
 import time
 
 import pytest
-from netlab import PING_ADDRESS, HolderMonitor, between, describe, serving
+from netlab import PING_ADDRESS, HolderMonitor, between, describe, serving, start_web_pair
 
 VIP = "10.213.30.50"
 GROUP = f"IPaddr::{VIP}/24/eth0"
@@ -35,17 +35,9 @@ def web_lab(lab, media="bcast eth0", timings=TIMINGS, auto_failback="on", extra=
     return lab.agents["web1"], lab.agents["web2"]
 
 
-def start_pair(lab, web1, web2, wait_for):
-    web1.start(resources=True)
-    assert wait_for(lambda: web1.has_address(VIP), timeout=30), web1.log()
-    web2.start(resources=True)
-    assert wait_for(lambda: web1.cl_status("nodestatus", "web2").stdout == "active\n", timeout=30)
-    assert wait_for(lambda: web2.rscstatus() == "local" and web1.rscstatus() == "local", timeout=30)
-
-
 def test_a_healed_partition_ends_with_one_holder_and_never_none(lab, wait_for):
     web1, web2 = web_lab(lab)
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     monitor = HolderMonitor(lab, VIP)
     probe = lab.probe(VIP, limit=180)
     try:
@@ -89,7 +81,7 @@ PING = f"ping {PING_ADDRESS}\ndeadping 2"
 def ping_lab(lab, wait_for):
     web1, web2 = web_lab(lab, extra=PING)
     lab.add_host("gw")  # the ping node: a bare namespace, its kernel answers
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     for agent in (web1, web2):
         assert wait_for(
             lambda a=agent: a.cl_status("nodestatus", PING_ADDRESS).stdout == "ping\n", timeout=10
@@ -164,7 +156,7 @@ def test_a_node_that_reaches_no_ping_node_never_takes_over_from_a_peer_that_does
 
 def test_losing_one_of_two_heartbeat_links_changes_nothing(lab, wait_for):
     web1, web2 = web_lab(lab, media="bcast eth0\nbcast eth1", network2=True)
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     monitor = HolderMonitor(lab, VIP)
     probe = lab.probe(VIP, limit=180)
     try:
@@ -193,7 +185,7 @@ def test_losing_one_of_two_heartbeat_links_changes_nothing(lab, wait_for):
 
 def test_losing_both_links_is_a_partition_that_heals_to_one_holder(lab, wait_for):
     web1, web2 = web_lab(lab, media="bcast eth0\nbcast eth1", network2=True, client=False)
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     monitor = HolderMonitor(lab, VIP)
     try:
         web1.cut_heartbeat()
@@ -222,7 +214,7 @@ def crash(agent):
 @needs_stonith
 def test_takeover_waits_for_a_successful_fence_with_the_null_plugin(lab, wait_for):
     web1, web2 = web_lab(lab, extra="stonith_host * null web1 web2", client=False)
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     assert "Checking status of STONITH device [stonith -t null]" in web2.log()
     crash(web1)
     assert wait_for(lambda: lab.holders(VIP) == ["web2"], timeout=MARGIN_S), web2.log()[-3000:]
@@ -241,7 +233,7 @@ def test_a_failed_fence_blocks_the_takeover_and_says_so(lab, wait_for):
     # the ssh plugin refuses a host outside its host list at once (S_BADHOST): no ssh is ever run.
     # web1 has no device (it starts alone and takes its group unfenced, as 3.0.6 without one)
     web1, web2 = web_lab(lab, extra="stonith_host web2 ssh nonode", client=False)  # web2 only
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     crash(web1)
     assert wait_for(lambda: "STONITH of web1 failed.  Retrying..." in web2.log(), timeout=MARGIN_S)
     assert wait_for(lambda: web2.log().count("Resetting node web1") >= 2, timeout=15)  # retried every 5 s
@@ -273,7 +265,7 @@ def test_fence_command_is_retried_until_it_fences(lab, wait_for):
     script.chmod(0o755)
     web1, web2 = web_lab(lab, client=False)
     (web2.config_dir / "hbagent.conf").write_text(f"fence_command {script} --hard\n")  # web2 only
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     crash(web1)
     assert wait_for(lambda: lab.holders(VIP) == ["web2"], timeout=MARGIN_S + 15), web2.log()[-3000:]
     assert calls.read_text().splitlines() == ["--hard web1"] * 3
@@ -306,7 +298,7 @@ def test_a_stop_failure_with_stop_failure_reboot_reboots_and_the_peer_takes_over
         script.write_text(STUBBORN.format(flag=agent.dir / "stubborn.on"))
         script.chmod(0o755)
     web1, web2 = lab.agents["web1"], lab.agents["web2"]
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     assert web1.hbagent("standby").returncode == 0  # the release fails after 10 retries (1 s apart)
     assert wait_for(lambda: marker.exists(), timeout=MARGIN_S + 15), web1.log()[-3000:]
     assert marker.read_text() == "reboot -n -f\n"

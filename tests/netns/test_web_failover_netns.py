@@ -9,7 +9,7 @@ is comes from `ip addr` in each namespace, never from the agents.
 import signal
 import time
 
-from netlab import between, describe, serving
+from netlab import between, describe, serving, start_web_pair
 
 VIP = "10.213.30.50"
 GROUP = f"IPaddr::{VIP}/24/eth0"
@@ -35,18 +35,9 @@ def one_holder(lab, expected):
     assert holders == [expected], f"VIP holders: {holders}"
 
 
-def start_pair(lab, web1, web2, wait_for):
-    """web1 first (it takes its group after initdead), then web2 joins: the usual bring-up."""
-    web1.start(resources=True)
-    assert wait_for(lambda: web1.has_address(VIP), timeout=30), web1.log()
-    web2.start(resources=True)
-    assert wait_for(lambda: web1.cl_status("nodestatus", "web2").stdout == "active\n", timeout=30)
-    assert wait_for(lambda: web2.rscstatus() == "local" and web1.rscstatus() == "local", timeout=30)
-
-
 def test_four_cases(lab, wait_for):
     web1, web2 = web_lab(lab)
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     probe = lab.probe(VIP, limit=120)
     try:
         # 1. both up: web1 holds the VIP and serves its page
@@ -112,7 +103,7 @@ def test_make_before_break_moves_lose_no_request(lab, wait_for):
     """With make_before_break on both nodes, planned moves overlap: not one probe fails during a
     standby, a takeover, a graceful stop (SIGTERM) or the automatic failback."""
     web1, web2 = web_lab(lab, agent_conf=MBB_CONF)
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     probe = lab.probe(VIP, limit=120)
     try:
         t0 = time.monotonic()
@@ -159,7 +150,7 @@ def test_sigterm_hands_resources_to_the_peer_before_exit(lab, wait_for):
     shutdone, long before the deadtime would have told it."""
     slow_death = "keepalive 250ms\nwarntime 4\ndeadtime 8\ninitdead 8"
     web1, web2 = web_lab(lab, timings=slow_death)
-    start_pair(lab, web1, web2, wait_for)
+    start_web_pair(web1, web2, VIP, wait_for)
     start = time.monotonic()
     web1.signal(signal.SIGTERM)
     assert wait_for(lambda: web2.has_address(VIP), timeout=20), web2.log()

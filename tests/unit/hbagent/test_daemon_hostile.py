@@ -16,8 +16,8 @@ import time
 
 import pytest
 
+from hbagent import cli, daemon, state, wire
 from hbagent import config as hc
-from hbagent import daemon, state, wire
 from hbagent.wire import Message
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -75,17 +75,7 @@ class Victim:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
     def request(self, payload: bytes, timeout=10) -> dict:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(self.state / "hbagent.sock"))
-            sock.sendall(payload + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        return json.loads(data)
+        return json.loads(cli.control_exchange(str(self.state), payload, timeout))
 
     def status(self):
         return self.request(b'{"cmd": "status"}')
