@@ -42,16 +42,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "netns"))
 
 import netlab  # noqa: E402
-from attacker import Attacker, forged, garbage  # noqa: E402
+from attacker import BROADCAST, VIP1, VIP2, Attacker, forged, garbage, start_attacked_pair  # noqa: E402
 
 from hbagent import cli, wire  # noqa: E402
 from hbagent.config import AuthKeys  # noqa: E402
 from hbagent.wire import Message  # noqa: E402
 
-VIP1, VIP2 = "10.213.30.50", "10.213.30.51"
-HARESOURCES = f"web1 IPaddr::{VIP1}/24/eth0\nweb2 IPaddr::{VIP2}/24/eth0\n"
 DEFAULT_TIMINGS = "keepalive 250ms\nwarntime 1\ndeadtime 2\ninitdead 4"
-BROADCAST = "10.213.30.255"
 CPU_BUDGET = 0.5  # of one core
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -148,20 +145,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def start_lab(tmp: pathlib.Path, pyz: pathlib.Path, timings: str):
     lab = netlab.Lab(tmp, pyz, prefix=os.environ.get("HAKIT_NETNS_PREFIX", "hakit-bench"))
-    lab.build(["web1", "web2"], client=True)
-    lab.configure("bcast eth0", timings, haresources=HARESOURCES)
-    for agent in lab.agents.values():
-        with open(agent.config_dir / "ha.cf", "a") as handle:
-            handle.write(f"logfile {agent.dir}/ha-log\n")
-    web1, web2 = lab.agents["web1"], lab.agents["web2"]
-    web1.start(resources=True)
-    web2.start(resources=True)
-    ok = netlab.wait_for(lambda: lab.holders(VIP1) == ["web1"] and lab.holders(VIP2) == ["web2"], timeout=60)
-    ok = ok and netlab.wait_for(
-        lambda: web1.rscstatus() == "local" and web2.rscstatus() == "local", timeout=60
-    )
-    if not ok:
-        raise RuntimeError(f"the pair did not come up:\n{web1.log()[-3000:]}")
+    web1, web2 = start_attacked_pair(lab, timings, netlab.wait_for, 60)
     return lab, web1, web2
 
 

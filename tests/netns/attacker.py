@@ -27,6 +27,35 @@ from hbagent.wire import Message  # noqa: E402
 PORT = 694
 CORPUS = ROOT / "tests" / "fuzz" / "corpus"
 
+# The attacked pair: each node holds a VIP of its own, so that a forged death or takeover shows at once.
+VIP1, VIP2 = "10.213.30.50", "10.213.30.51"
+HARESOURCES = f"web1 IPaddr::{VIP1}/24/eth0\nweb2 IPaddr::{VIP2}/24/eth0\n"
+BROADCAST = "10.213.30.255"
+
+
+def both_active(web1, web2) -> bool:
+    return (web1.cl_status("nodestatus", "web2").stdout == "active\n"
+            and web2.cl_status("nodestatus", "web1").stdout == "active\n")  # fmt: skip
+
+
+def start_attacked_pair(lab, timings: str, wait_for, timeout: float):
+    """Two agents on the lab's bridge with their VIPs, each logging to a file of its own; (web1, web2) once
+    both hold their own VIP and see each other active, else RuntimeError with web1's log."""
+    lab.build(["web1", "web2"], client=True)
+    lab.configure("bcast eth0", timings, haresources=HARESOURCES)
+    for agent in lab.agents.values():
+        with open(agent.config_dir / "ha.cf", "a") as handle:
+            handle.write(f"logfile {agent.dir}/ha-log\n")
+    web1, web2 = lab.agents["web1"], lab.agents["web2"]
+    web1.start(resources=True)
+    web2.start(resources=True)
+    up = (wait_for(lambda: lab.holders(VIP1) == ["web1"] and lab.holders(VIP2) == ["web2"], timeout=timeout)
+          and wait_for(lambda: both_active(web1, web2), timeout=timeout)
+          and wait_for(lambda: web1.rscstatus() == "local" and web2.rscstatus() == "local", timeout=timeout))  # fmt: skip
+    if not up:
+        raise RuntimeError(f"the attacked pair did not come up:\n{web1.log()[-3000:]}")
+    return web1, web2
+
 _SCRIPT = r"""
 import base64, json, socket, sys, time
 mode, path, target, rate, duration = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])

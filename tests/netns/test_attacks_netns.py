@@ -12,40 +12,30 @@ import signal
 import stat
 import time
 
-from attacker import Attacker, crashers, forged, garbage
+from attacker import (
+    BROADCAST,
+    VIP1,
+    VIP2,
+    Attacker,
+    both_active,
+    crashers,
+    forged,
+    garbage,
+    start_attacked_pair,
+)
 
 from hbagent import wire
 from hbagent.config import AuthKeys
 from hbagent.wire import Message
 
-VIP1, VIP2 = "10.213.30.50", "10.213.30.51"
-HARESOURCES = f"web1 IPaddr::{VIP1}/24/eth0\nweb2 IPaddr::{VIP2}/24/eth0\n"
 FAST = "keepalive 250ms\nwarntime 1\ndeadtime 2\ninitdead 4"
 KEY = b"netns-test-key"  # netlab.AUTHKEYS
-BROADCAST = "10.213.30.255"
 MARGIN_S = 30  # generous: a loaded 2-core machine
 
 
 def attack_lab(lab, wait_for):
-    lab.build(["web1", "web2"], client=True)
-    lab.configure("bcast eth0", FAST, haresources=HARESOURCES)
-    for agent in lab.agents.values():
-        with open(agent.config_dir / "ha.cf", "a") as handle:
-            handle.write(f"logfile {agent.dir}/ha-log\n")
-    web1, web2 = lab.agents["web1"], lab.agents["web2"]
-    web1.start(resources=True)
-    web2.start(resources=True)
-    assert wait_for(
-        lambda: lab.holders(VIP1) == ["web1"] and lab.holders(VIP2) == ["web2"], timeout=MARGIN_S
-    ), web1.log()[-3000:]
-    assert wait_for(lambda: both_active(web1, web2), timeout=MARGIN_S)
-    assert wait_for(lambda: web1.rscstatus() == "local" and web2.rscstatus() == "local", timeout=MARGIN_S)
+    web1, web2 = start_attacked_pair(lab, FAST, wait_for, MARGIN_S)
     return web1, web2, Attacker(lab.client_ns, lab.tmp, BROADCAST)
-
-
-def both_active(web1, web2):
-    return (web1.cl_status("nodestatus", "web2").stdout == "active\n"
-            and web2.cl_status("nodestatus", "web1").stdout == "active\n")  # fmt: skip
 
 
 def ha_log(agent):
