@@ -248,7 +248,7 @@ def write_results(out: pathlib.Path, args, results: dict, label: str, started: s
             "results": results}  # fmt: skip
     out.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()  # fmt: skip
+                            text=True, check=False).stdout.strip()  # fmt: skip
     cpu = next((ln.split(":", 1)[1].strip() for ln in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), "?")  # fmt: skip
     lines = [

@@ -282,7 +282,7 @@ def report(results: dict, reps: int, cut_s: float) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--cut", type=float, default=10.0, help="partition length in seconds (default 10)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "split-brain.md"))

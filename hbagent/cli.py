@@ -277,7 +277,7 @@ def _check_config(args, out, err) -> int:
         print("check-config: give a directory or single files, not both", file=err)
         return 2
     if args.ha_cf:
-        text, _ = attempt(hbconfig.read_config_file, args.ha_cf) or (None, None)
+        text, _mode = attempt(hbconfig.read_config_file, args.ha_cf) or (None, None)
         if text is not None:
             cfg = attempt(hbconfig.parse_ha_cf, text, args.ha_cf)
             warnings += cfg.warnings if cfg else []
@@ -285,10 +285,10 @@ def _check_config(args, out, err) -> int:
     if args.haresources:
         nodes = None
         if args.nodes_from:
-            text, _ = attempt(hbconfig.read_config_file, args.nodes_from) or (None, None)
+            text, _mode = attempt(hbconfig.read_config_file, args.nodes_from) or (None, None)
             cfg = attempt(hbconfig.parse_ha_cf, text, args.nodes_from) if text is not None else None
             nodes = cfg.nodes if cfg else None
-        text, _ = attempt(hbconfig.read_config_file, args.haresources) or (None, None)
+        text, _mode = attempt(hbconfig.read_config_file, args.haresources) or (None, None)
         if text is not None:
             attempt(hbconfig.parse_haresources, text, args.haresources, nodes)
     if args.authkeys:

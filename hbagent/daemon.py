@@ -268,7 +268,7 @@ class Daemon:
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.resources = self._resource_manager() if manage_resources else None
         self.sentry = splitbrain.SplitBrainShell(
-            self.node, self.ha_cf, self.agent_conf, self.resources, log=lambda lvl, text: self.log(lvl, text),
+            self.node, self.ha_cf, self.agent_conf, self.resources, log=self._log_line,
             rsc=lambda actions: self._handle_rsc(actions, time.monotonic()), jobs=self.jobs,
             wake=lambda: self.wake_w.send(b"f"),
         )  # fmt: skip
@@ -291,6 +291,12 @@ class Daemon:
         self.peers_dirty = False
         self.worker: threading.Thread | None = None
 
+    def _log_line(self, level: str, text: str) -> None:
+        self.log(level, text)  # the log object is replaced by a reload: look it up at each call
+
+    def _failback_veto(self) -> bool:
+        return self.sentry.failback_veto()  # the sentry exists only once the resource manager does
+
     def _resource_manager(self):
         from . import rscmgr  # imported here: a membership-only agent does not need it
 
@@ -304,7 +310,7 @@ class Daemon:
                                       self.ha_cf.auto_failback, mbb_groups=self.agent_conf.make_before_break,
                                       clock=time.monotonic,
                                       guarded_takeover=splitbrain.guarded(self.node, self.ha_cf, self.agent_conf),
-                                      failback_veto=lambda: self.sentry.failback_veto())  # fmt: skip
+                                      failback_veto=self._failback_veto)  # fmt: skip
 
     # -- main loop --------------------------------------------------------------------------
 
@@ -399,8 +405,8 @@ class Daemon:
             busy_turns = busy_turns + 1 if only_datagrams and datagrams else 0
             if busy_turns >= FLOOD_TURNS:
                 time.sleep(FLOOD_PAUSE_S)
-            if only_datagrams and now < periodic_due and now < min(self.membership.next_wakeup(now),
-                                                                      self.sentry.next_wakeup(now)):
+            due = min(self.membership.next_wakeup(now), self.sentry.next_wakeup(now))
+            if only_datagrams and now < periodic_due and now < due:
                 continue
             periodic_due = now + PERIODIC_S
             self._step("resource results", self._drain_results, now)
@@ -490,7 +496,7 @@ class Daemon:
         now = time.monotonic()
         with contextlib.suppress(Exception):
             self._send_now(Message.of(t="shutdone", st="dead"), now)
-        for _ in range(FINAL_STATUSES):  # as after a graceful stop (3.0.6 hb_mcp_final_shutdown)
+        for _round in range(FINAL_STATUSES):  # as after a graceful stop (3.0.6 hb_mcp_final_shutdown)
             with contextlib.suppress(Exception):
                 self._send_now(None, now)
 
@@ -810,7 +816,7 @@ class Daemon:
             self._handle_rsc(actions, now)
 
     def _finish_shutdown(self, now: float, ok: bool, failed) -> None:
-        for _ in range(FINAL_STATUSES):
+        for _round in range(FINAL_STATUSES):
             self._handle(self.membership.send_status(now), now)
         if not ok:
             self.log("crit", f"Resource STOP failure ({', '.join(failed)}): exiting with an error")
@@ -845,7 +851,7 @@ class Daemon:
 
     def _accept(self, server: socket.socket) -> None:
         try:
-            conn, _ = server.accept()
+            conn, _peer = server.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
         except OSError as exc:  # EMFILE, ENOBUFS...: the connection waits in the backlog

@@ -139,7 +139,7 @@ class Fencer:
             Send((("t", "stonith"), ("node", node), ("result", result))),
             Log("error", f"STONITH of {node} failed.  Retrying..."),
             Log("crit", f"Takeover of {node}'s resources blocked until {node} is fenced "
-                             f"(attempt {self.attempts} with {self.method.description} failed: {detail})"),
+                        f"(attempt {self.attempts} with {self.method.description} failed: {detail})"),
         ]  # fmt: skip
 
     def tick(self, now: float) -> list:

@@ -121,8 +121,8 @@ def _plan_groups(plan: ReloadPlan, old_groups, new_groups, path: str) -> None:
     added = [k for k in new_by_key if k not in old_by_key]
     removed = [k for k in old_by_key if k not in new_by_key]
     moved = [k for k in new_by_key if k in old_by_key and new_by_key[k].node != old_by_key[k].node]
-    what = [f"{label} {' '.join(keys)}" for label, keys in (("added", added), ("removed", removed),
-                                                          ("re-assigned", moved)) if keys]  # fmt: skip
+    changes = (("added", added), ("removed", removed), ("re-assigned", moved))
+    what = [f"{label} {' '.join(keys)}" for label, keys in changes if keys]
     if what:
         plan.refusals.append(
             f"{path}: groups {'; '.join(what)}: local/foreign would no longer name the same groups on both "

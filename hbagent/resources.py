@@ -474,7 +474,7 @@ class IPaddrRunner(ResourceRunner):
 
     def status(self) -> Outcome:
         try:
-            where = [dev for dev, local, _, _ in self._addresses() if local == self.spec.ip]
+            where = [dev for dev, local, _bits, _label in self._addresses() if local == self.spec.ip]
         except ResourceError as exc:
             return Outcome(False, str(exc))
         if where:
@@ -482,7 +482,7 @@ class IPaddrRunner(ResourceRunner):
         return Outcome(False, f"{self.spec.ip} not configured")
 
     def _free_label(self, nic: str, addresses) -> str | None:
-        used = {label for dev, _, _, label in addresses if dev == nic}
+        used = {label for dev, _local, _bits, label in addresses if dev == nic}
         n = 0
         while f"{nic}:{n}" in used:
             n += 1
@@ -492,7 +492,7 @@ class IPaddrRunner(ResourceRunner):
     def start(self) -> Outcome:
         try:
             addresses = self._addresses()
-            if any(local == self.spec.ip for _, local, _, _ in addresses):
+            if any(local == self.spec.ip for _dev, local, _bits, _label in addresses):
                 return Outcome(True, f"{self.spec.ip} already configured")
             nic, bits, brd = self._resolve()
         except ResourceError as exc:
@@ -519,7 +519,7 @@ class IPaddrRunner(ResourceRunner):
     def reannounce(self) -> Outcome:
         """Gratuitous ARP again, if the address is configured here (clients may point to another node)."""
         try:
-            where = [dev for dev, local, _, _ in self._addresses() if local == self.spec.ip]
+            where = [dev for dev, local, _bits, _label in self._addresses() if local == self.spec.ip]
         except ResourceError as exc:
             return Outcome(False, str(exc))
         if not where:
@@ -530,7 +530,7 @@ class IPaddrRunner(ResourceRunner):
     def stop(self) -> Outcome:
         self._x.announcers.cancel(self.spec.ip)
         try:
-            present = [(dev, bits) for dev, local, bits, _ in self._addresses() if local == self.spec.ip]
+            present = [(dev, bits) for dev, local, bits, _label in self._addresses() if local == self.spec.ip]
         except ResourceError as exc:
             return Outcome(False, str(exc))
         if not present:
@@ -540,7 +540,7 @@ class IPaddrRunner(ResourceRunner):
             res = self._x.run(argv, self._x.timeouts.stop)
             if res.returncode != 0:
                 return Outcome(False, f"ip addr del {self.spec.ip}/{bits} dev {dev}: {res.describe()}")
-        return Outcome(True, f"removed {self.spec.ip} from {', '.join(d for d, _ in present)}")
+        return Outcome(True, f"removed {self.spec.ip} from {', '.join(dev for dev, _bits in present)}")
 
 
 class ServiceRunner(ResourceRunner):

@@ -538,7 +538,7 @@ class ResourceManager(MakeBeforeBreak, LegacyMode):
         due = [item for item in self._giveup_standbys if now >= item[0]]
         if due:
             self._giveup_standbys = [item for item in self._giveup_standbys if now < item[0]]
-            for _, rset in due:
+            for _due_at, rset in due:
                 ok, text = self._request_standby(rset, why="after a failed start")
                 if not ok:
                     self._log("warning", f"hb_standby {decode_resources(rset)} after a failed start: {text}")
@@ -728,7 +728,7 @@ class ResourceManager(MakeBeforeBreak, LegacyMode):
         for key in failed:
             rset = LOCAL if self._node_of[key] == self.me else FOREIGN
             self._log("critical", f"Giving up resources due to failure of group {key}")
-            if self.nice_failback and all(r != rset for _, r in self._giveup_standbys):
+            if self.nice_failback and all(r != rset for _due_at, r in self._giveup_standbys):
                 self._giveup_standbys.append((self.now + GIVEUP_STANDBY_DELAY, rset))
 
     # ---------------------------------------------------------------- messages

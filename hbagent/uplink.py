@@ -176,5 +176,5 @@ class Uplink:
         self.giveup = (now + self.settle_s, target)
         if target == "all":
             return [Log("info", f"Giving up in {self.settle_s:g}s: this node reaches {self.mine} ping "
-                                      f"nodes, {self.peer} reaches {self.theirs}")]  # fmt: skip
+                                f"nodes, {self.peer} reaches {self.theirs}")]  # fmt: skip
         return []

@@ -361,7 +361,7 @@ def _crc_table() -> list[int]:
     table = []
     for byte in range(256):
         crc = byte << 24
-        for _ in range(8):
+        for _bit in range(8):
             crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
         table.append(crc & 0xFFFFFFFF)
     return table

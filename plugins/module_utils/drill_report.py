@@ -252,7 +252,7 @@ def holder_spans(watch: dict[str, list[dict]], vip: str) -> list[tuple[float, fl
     # only while every watcher records: past one's end, nobody can tell what that node held
     first = max(timeline[0][0] for timeline in timelines.values())
     last = min(timeline[-1][0] for timeline in timelines.values())
-    instants = sorted({t for timeline in timelines.values() for t, _ in timeline if first <= t <= last})
+    instants = sorted({t for timeline in timelines.values() for t, _held in timeline if first <= t <= last})
     spans: list[tuple[float, float, tuple[str, ...]]] = []
     for start, end in itertools.pairwise(instants):
         holders = tuple(sorted(node for node, timeline in timelines.items() if _surely_held(timeline, start)))
@@ -279,8 +279,8 @@ def first_held_by(spans, since: float, holder: str) -> float | None:
 
 def describe_spans(spans, origin: float) -> str:
     """'web1 0.0-12.2 s, web1+web2 12.2-25.3 s, none 25.3-25.5 s', times from `origin`."""
-    return ", ".join(f"{'+'.join(holders) or 'none'} {start - origin:.1f}-{end - origin:.1f} s"
-                      for start, end, holders in spans)  # fmt: skip
+    parts = [f"{'+'.join(holders) or 'none'} {start - origin:.1f}-{end - origin:.1f} s" for start, end, holders in spans]
+    return ", ".join(parts)
 
 
 # -- judging a case --------------------------------------------------------------------------------

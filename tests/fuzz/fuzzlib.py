@@ -38,7 +38,7 @@ class Mutator:
 
     def mutate(self, data: bytes, rounds: int | None = None) -> bytes:
         buf = bytearray(data)
-        for _ in range(rounds or self.rng.choice((1, 1, 2, 3, 4, 8))):
+        for _round in range(rounds or self.rng.choice((1, 1, 2, 3, 4, 8))):
             self._one(buf)
         return bytes(buf)
 
@@ -84,7 +84,7 @@ class Mutator:
                 buf[i : i + len(token)] = rng.choice(self.tokens)
         elif op == 10:  # a line of junk
             i = self._pos(buf, end=True)
-            buf[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+            buf[i:i] = bytes(rng.randrange(256) for _round in range(rng.randint(1, 40)))
 
 
 @dataclass

@@ -58,8 +58,8 @@ WIRE = [
 MEMBERSHIP = [
     entry("binary-ts", "membership._hex: TypeError on a binary ts (membership.py:143)",
           ns([(T_STRING, "t", "x"), (T_STRING, "src", "web2"), (T_BINARY, "ts", b"\1\2"), (T_STRING, "seq", "5")])),
-    entry("list-ts", "membership._hex: TypeError on a list ts", ns([(T_STRING, "t", "x"), (T_STRING, "src", "web2"),
-                                                                  (T_LIST, "ts", ["1"]), (T_STRING, "seq", "5")])),
+    entry("list-ts", "membership._hex: TypeError on a list ts",
+          ns([(T_STRING, "t", "x"), (T_STRING, "src", "web2"), (T_LIST, "ts", ["1"]), (T_STRING, "seq", "5")])),
     entry("huge-dt", "float(dead_ms) OverflowError in _dead_after (membership.py:254): the next tick raised",
           ns(std("status", st="active", dt="f" * 400))),
     entry("huge-seq", "f-string of a 4,800-digit seq: ValueError (membership.py:430)", ns(std("x", seq="f" * 4000))),
@@ -71,8 +71,8 @@ MEMBERSHIP = [
           ns([*std("NS_rexmit", seq=None, dest="web1"), (T_BINARY, "firstseq", b"1"), (T_STRING, "lastseq", "1")])),
     entry("huge-rexmit-seq", "int() of a 5,000-digit lastseq",
           ns(std("NS_rexmit", seq=None, dest="web1", firstseq="1", lastseq="9" * 5000))),
-    entry("unicode-rexmit-seq", "Unicode digits in firstseq", ns(std("NS_rexmit", seq=None, dest="web1",
-                                                                      firstseq="\u00b2", lastseq="\u00b2"))),
+    entry("unicode-rexmit-seq", "Unicode digits in firstseq",
+          ns(std("NS_rexmit", seq=None, dest="web1", firstseq="\u00b2", lastseq="\u00b2"))),
     entry("empty-cstatus-name", "an empty cn echoed in the reply: WireError from send() inside receive",
           ns(std("query-cstatus", dest="web1", cn="", from_id="7"))),
     entry("struct-from-id", "a struct from_id echoed in the reply", ns([*std("query-cstatus", dest="web1", cn="x"), (T_STRUCT, "from_id", Message.of(a="b"))])),
@@ -111,17 +111,17 @@ CONTROL = [
     entry("clientstatus-empty-client", "cl-status clientstatus web2 \"\": unhandled WireError in the event loop",
           b'{"cmd": "clientstatus", "node": "web2", "client": ""}'),
     entry("deep-nesting", "json.loads: RecursionError, not a ValueError", b'{"cmd": ' + b"[" * 3000 + b"]" * 3000 + b"}"),
-    entry("timeout-inf", "int(inf): OverflowError", b'{"cmd": "clientstatus", "node": "web2", "client": "x", '
-                                                     b'"timeout_ms": 1e999}'),
+    entry("timeout-inf", "int(inf): OverflowError",
+          b'{"cmd": "clientstatus", "node": "web2", "client": "x", "timeout_ms": 1e999}'),
     entry("timeout-text", "int('x'): ValueError", b'{"cmd": "clientstatus", "node": "web2", "client": "x", '
                                                   b'"timeout_ms": "x"}'),
-    entry("timeout-negative", "a deadline in the past", b'{"cmd": "clientstatus", "node": "web2", "client": "x", '
-                                                         b'"timeout_ms": -5}'),
+    entry("timeout-negative", "a deadline in the past",
+          b'{"cmd": "clientstatus", "node": "web2", "client": "x", "timeout_ms": -5}'),
     entry("node-list", "str(list) as node name", b'{"cmd": "clientstatus", "node": ["web2"], "client": "x"}'),
     entry("which-object", "an object as `which`", b'{"cmd": "standby", "which": {"a": 1}}'),
     entry("cmd-unhashable", "a list as command", b'{"cmd": ["status"]}'),
-    entry("number-5000-digits", "json.loads: ValueError (too many digits)", b'{"cmd": "status", "x": ' + b"9" * 5000
-                                                                             + b"}"),
+    entry("number-5000-digits", "json.loads: ValueError (too many digits)",
+          b'{"cmd": "status", "x": ' + b"9" * 5000 + b"}"),
 ]  # fmt: skip
 
 

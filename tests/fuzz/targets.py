@@ -115,7 +115,7 @@ FIELD_VALUES = [b"status", b"web2", b"1", b"64", b"ff", b"YWJj", b"YQ==", b"eJwr
 def structured_packet(rng: random.Random) -> bytes:
     """Field by field, with type tags and values that once crashed the parser or the auth check."""
     fields = []
-    for _ in range(rng.randint(1, 6)):
+    for _round in range(rng.randint(1, 6)):
         tag = rng.choice([b"", b"", b"(0)", b"(1)", b"(2)", b"(3)", b"(4)", b"(5)", b"(7)"])
         fields.append(tag + rng.choice(FIELD_NAMES) + b"=" + rng.choice(FIELD_VALUES))
     if rng.random() < 0.5:
@@ -247,7 +247,7 @@ class MembershipTarget:
         if roll < 0.06:
             return rng.choice([b"", b"\0" * 16, bytes(range(16)), b"x" * 17])
         if roll < 0.09:
-            return [rng.choice(NUMBERS) for _ in range(rng.randint(0, 3))]
+            return [rng.choice(NUMBERS) for _round in range(rng.randint(0, 3))]
         if roll < 0.11 and depth < 3:
             return self.message(rng, depth + 1)
         if name in NUMERIC:
@@ -413,7 +413,7 @@ def mutating(seeds: list[bytes]):
     def generate(rng: random.Random) -> bytes:
         mutator.rng = rng
         if rng.random() < 0.02:
-            return bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
+            return bytes(rng.randrange(256) for _round in range(rng.randint(0, 64)))
         return mutator.mutate(rng.choice(seeds))
 
     return generate

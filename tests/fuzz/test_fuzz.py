@@ -39,5 +39,6 @@ def test_the_fuzzer_finds_a_planted_crash():
             raise ValueError("planted")
 
     report = fuzzlib.run("planted", target, targets.mutating([b"abc"]), 2000, 1, 60)
-    ((key, finding),) = report.findings.items()
+    assert len(report.findings) == 1
+    key, finding = next(iter(report.findings.items()))
     assert key[0] == "ValueError" and finding.count > 1 and b"\xff" in finding.example

@@ -95,7 +95,7 @@ while True:
     if due <= 0:
         time.sleep(min(0.001, end - now))
         continue
-    for _ in range(min(due, 512)):
+    for _round in range(min(due, 512)):
         try:
             sock.sendto(packets[i % len(packets)], address)
             sent += 1
@@ -171,8 +171,8 @@ def garbage(count: int, seed: int = 8) -> list[bytes]:
     rng = random.Random(seed)
     heads = [b"", b"###\n", b">>>\n"]
     return [
-        rng.choice(heads) + bytes(rng.randrange(256) for _ in range(rng.randint(1, 300)))
-        for _ in range(count)
+        rng.choice(heads) + bytes(rng.randrange(256) for _round in range(rng.randint(1, 300)))
+        for _round in range(count)
     ]
 
 

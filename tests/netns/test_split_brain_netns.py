@@ -300,7 +300,7 @@ def test_a_stop_failure_with_stop_failure_reboot_reboots_and_the_peer_takes_over
     web1, web2 = lab.agents["web1"], lab.agents["web2"]
     start_web_pair(web1, web2, VIP, wait_for)
     assert web1.hbagent("standby").returncode == 0  # the release fails after 10 retries (1 s apart)
-    assert wait_for(lambda: marker.exists(), timeout=MARGIN_S + 15), web1.log()[-3000:]
+    assert wait_for(marker.exists, timeout=MARGIN_S + 15), web1.log()[-3000:]
     assert marker.read_text() == "reboot -n -f\n"
     assert web1.process.wait(timeout=10) == 3
     log = web1.log()

@@ -83,7 +83,7 @@ class Victim:
     def cli(self, *args):
         return subprocess.run([sys.executable, "-m", "hbagent", *args], capture_output=True, text=True, cwd=ROOT,
                               timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT),
-                                               "HBAGENT_STATE_DIR": str(self.state)})  # fmt: skip
+                                               "HBAGENT_STATE_DIR": str(self.state)}, check=False)  # fmt: skip
 
     def wait_holding(self, timeout=30):
         deadline = time.monotonic() + timeout

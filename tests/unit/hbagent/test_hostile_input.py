@@ -118,7 +118,7 @@ def test_corpus_messages_past_authentication_raise_nothing(entry, data):
     web1.receive_message(msg, "eth0", clock.now)  # as parsed
     signed = wire.netstring_encode(msg)
     web1.receive(signed + wire.trailing_auth(signed, KEYS), "eth0", clock.now)  # as received
-    for _ in range(40):  # the huge deadtime used to blow up in the next tick
+    for _round in range(40):  # the huge deadtime used to blow up in the next tick
         clock.now += 0.25
         web1.tick(clock.now)
         web1.next_wakeup(clock.now)
@@ -160,7 +160,7 @@ def test_an_unencodable_reply_is_not_sent_and_nothing_raises():
 
 def captured(sender, clock, count, mtype="x"):
     return [next(a.data for a in sender.send(Message.of(t=mtype), clock.now) if isinstance(a, Transmit))
-            for _ in range(count)]  # fmt: skip
+            for _round in range(count)]  # fmt: skip
 
 
 @pytest.mark.parametrize("count", [80, 2000])
@@ -169,7 +169,7 @@ def test_replayed_packets_with_gaps_keep_the_missing_set_bounded(count):
     2,000 such packets made one tick last 200 s."""
     clock, web1, web2 = pair()
     packets = []
-    for _ in range(count):
+    for _round in range(count):
         packets += captured(web2, clock, 1)
         web2.seq += seqtrack.GAP_RESET - 1  # the attacker replays one packet in 249
     for data in packets:
@@ -188,7 +188,7 @@ def test_replayed_rexmit_requests_are_answered_within_a_budget():
     """3.0.6 answers up to 50 packets per request, and any number of requests (NAKs unbounded); here a
     requester gets at most 50 answers (packets and NAKs) per 240 ms, however many requests come."""
     clock, web1, web2 = pair()
-    for _ in range(300):
+    for _round in range(300):
         web1.send(Message.of(t="filler"), clock.now)
     requests = []
     for first in range(1, 300, 50):

@@ -90,7 +90,7 @@ class Pair:
         self.tick(12)
 
     def deliver(self):
-        for _ in range(1000):
+        for _round in range(1000):
             if not self.wire:
                 return
             src, send = self.wire.popleft()
