@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How much hostile traffic hbagent absorbs: packets per second of garbage and of forged packets at
 <= 50 % of one core, with no false death of the peer, and the control socket's latency meanwhile.
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Split-brain drills with two hbagent nodes: the figures behind issue 9's acceptance.
 
 Lab (tests/netns/netlab.py): namespaces <prefix>-<run>-{br,web1,web2,client,gw} on a bridge, web1/web2

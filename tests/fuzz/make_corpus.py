@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Writes tests/fuzz/corpus/*.json: every input of issue 8 that crashed, flooded or fooled the agent
 (measured on main at d7fadc2), as fuzz seeds and as plain regression tests
 (tests/unit/hbagent/test_hostile_input.py replays each one and checks the outcome).

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run the fuzz targets: `python tests/fuzz/run.py --cases 1000000` (make fuzz) or fewer (make fuzz-quick).
 
 Seeded (--seed), bounded (--cases per target, --time-limit per target, in seconds). Exit 1 when any
