@@ -56,6 +56,7 @@ def start_attacked_pair(lab, timings: str, wait_for, timeout: float):
         raise RuntimeError(f"the attacked pair did not come up:\n{web1.log()[-3000:]}")
     return web1, web2
 
+
 _SCRIPT = r"""
 import base64, json, socket, sys, time
 mode, path, target, rate, duration = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
