@@ -1,8 +1,10 @@
-"""Make the repository root importable so `import hbagent` works from any pytest invocation."""
+"""Make the repository root and this directory importable (`hbagent`, the `hbagent_helpers` module)."""
 
 import pathlib
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+for path in (ROOT, HERE):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))

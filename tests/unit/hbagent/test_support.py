@@ -2,7 +2,7 @@
 `check-config` and at start; unsafe combinations are warned about; ping/stonith lines are parsed."""
 
 import pytest
-from test_daemon_cli import LAB_HA_CF, run_cli, write_config
+from hbagent_helpers import LAB_HA_CF, run_cli, write_config
 
 from hbagent import support
 from hbagent.config import AuthKeys, ConfigErrors, PingGroup, StonithDevice, parse_ha_cf, safety_warnings
