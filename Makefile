@@ -13,7 +13,8 @@ PYTEST  := $(VENV)/bin/python -m pytest
 
 help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running);"
-	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2"
+	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2;"
+	@echo "                CONTENT=1: web root kept in sync (content_sync) and the content cases in the drill"
 	@echo "make lab-down   remove everything the lab created"
 	@echo "make check      fast loop: lint + unit tests"
 	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, netns, interop,"
@@ -70,7 +71,7 @@ interop: venv agent images
 	@$(PYTEST) -q tests/interop
 
 # Longest first; run two at a time (HAKIT_JOBS) on their own networks: scripts/molecule-run.sh.
-MOLECULE_SCENARIOS ?= migration agent default trixie mixed
+MOLECULE_SCENARIOS ?= migration agent content default trixie mixed
 molecule: venv images
 	@bash scripts/molecule-run.sh $(MOLECULE_SCENARIOS)
 
@@ -86,9 +87,10 @@ test: clean-tests check collection-check galaxy netns interop molecule installed
 
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat
+CONTENT ?= 0
 lab: venv images
 	@bash scripts/lab-clean.sh lab
-	@ENGINE=$(ENGINE) bash scripts/lab.sh up
+	@ENGINE=$(ENGINE) CONTENT=$(CONTENT) bash scripts/lab.sh up
 
 lab-down: venv host
 	@bash scripts/lab.sh down

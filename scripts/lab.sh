@@ -6,6 +6,8 @@
 # ENGINE=heartbeat (default: the tutorial's cluster), agent (hbagent on both nodes) or mixed (Heartbeat on
 # the primary, hbagent on the other); the report is build/lab-report.md, build/lab-agent-report.md or
 # build/lab-mixed-report.md. Image: HAKIT_IMAGE_BOOKWORM (default localhost/hakit-debian:bookworm).
+# CONTENT=1 keeps the web root in sync between the nodes (hakit.heartbeat.content_sync, hakit_lab_content) and
+# adds the content cases to the drill (replication lag, crash after an edit, failback, switchover, return).
 # Extra arguments go to ansible-playbook (e.g. -v, -e lab_drill_graceful=false).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,13 @@ case $engine in
   *) echo "ENGINE must be heartbeat, agent or mixed, not '$engine'" >&2; exit 2 ;;
 esac
 
+content=()
+case ${CONTENT:-0} in
+  0 | '') ;;
+  1) content=(-e hakit_lab_content=true) ;;
+  *) echo "CONTENT must be 0 or 1, not '$CONTENT'" >&2; exit 2 ;;
+esac
+
 step() { # step <title> <playbook> [args...]: run one playbook, say how long it took
   local title=$1 started=$SECONDS
   shift
@@ -33,10 +42,11 @@ case ${1:-} in
   up)
     shift
     step "lab: network and containers" playbooks/lab_create.yml "$@"
-    step "lab: deploy playbooks/site.yml (engine: $engine)" playbooks/site.yml -e "hakit_lab_engine=$engine" "$@"
-    step "lab: four-case drill (engine: $engine)" playbooks/drill.yml -e "hakit_lab_engine=$engine" "$@"
+    step "lab: deploy playbooks/site.yml (engine: $engine)" playbooks/site.yml -e "hakit_lab_engine=$engine" "${content[@]}" "$@"
+    step "lab: four-case drill (engine: $engine)" playbooks/drill.yml -e "hakit_lab_engine=$engine" "${content[@]}" "$@"
     report=build/lab-report.md
     [ "$engine" = heartbeat ] || report=build/lab-$engine-report.md
+    [ ${#content[@]} = 0 ] || echo ">> content cases in $report, every measured lag in ${report%-report.md}-content-lag.json"
     echo ">> lab up in ${SECONDS} s; report: $report; the cluster stays up:"
     echo "   podman exec -it hakit-lab-web1 bash    |    make lab-down"
     ;;

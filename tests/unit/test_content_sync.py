@@ -256,7 +256,7 @@ def test_the_peers_answer_must_carry_a_whole_epoch():
 
 CFG = tool.parse_config(CONFIG)
 LIVE = "/var/lib/hakit-content-sync/backup/live/var/www/html"
-# as sent by rsync 3.2.7 (Debian 12) and 3.4/3.5 (Debian 13), captured in the lab
+# as sent by rsync 3.2.7 (Debian 12) and 3.5 (Debian 13), captured in the Molecule scenario's journal
 PUSH_LSYNCD = (
     f"rsync --server -blogDtpre.iLsfxCIvu --timeout=30 --backup-dir {LIVE} --delete --force -@-1 "
     "--ignore-errors --numeric-ids . /var/www/html/"
