@@ -52,9 +52,9 @@ SYSTEM_TREES = (
 SYSTEM_ROOTS = ("/", "/home", "/media", "/mnt", "/opt", "/srv", "/var", "/var/lib", "/var/local", "/var/opt")
 
 
-def _inside(path: str, tree: str) -> bool:
-    """path is tree or below it."""
-    return path == tree or path.startswith(tree.rstrip("/") + "/")
+def _inside(inner: str, outer: str) -> bool:
+    """inner is outer or below it."""
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
 
 
 def directory_problems(paths, variable: str = "content_sync_directories") -> list[str]:

@@ -92,7 +92,7 @@ def parse_config(data: object, path: str = DEFAULT_CONFIG) -> Config:
     """A Config from the role's JSON object; ConfigError names the file and the key that is wrong."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object")
-    known = {f for f in Config.__dataclass_fields__}
+    known = set(Config.__dataclass_fields__)
     values = {key: value for key, value in data.items() if key in known}
     missing = [key for key in _REQUIRED if key not in values]
     if missing:
