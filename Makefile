@@ -15,6 +15,7 @@ help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running);"
 	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2;"
 	@echo "                SPLIT_BRAIN=1: a second heartbeat link, a ping node and the split-brain cases"
+	@echo "                CONTENT=1: web root kept in sync (content_sync) and the content cases in the drill"
 	@echo "make lab-down   remove everything the lab created"
 	@echo "make check      fast loop: lint + unit tests"
 	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, netns, interop,"
@@ -72,8 +73,8 @@ interop: venv agent images
 
 # The suites that build podman clusters, longest first, HAKIT_JOBS at a time on their own networks
 # (scripts/lab-jobs.sh): every Molecule scenario, the installed-copy lab and the version matrix.
-MOLECULE_SCENARIOS ?= splitbrain migration trixie default agent mixed
-LAB_JOBS ?= splitbrain migration trixie matrix default agent mixed installed
+MOLECULE_SCENARIOS ?= splitbrain migration trixie content default agent mixed
+LAB_JOBS ?= splitbrain migration trixie content matrix default agent mixed installed
 lab-jobs: venv images
 	@bash scripts/lab-jobs.sh $(LAB_JOBS)
 
@@ -93,9 +94,10 @@ test: clean-tests check collection-check galaxy netns interop lab-jobs
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat
 SPLIT_BRAIN ?=
+CONTENT ?= 0
 lab: venv images
 	@bash scripts/lab-clean.sh lab
-	@ENGINE=$(ENGINE) SPLIT_BRAIN=$(SPLIT_BRAIN) bash scripts/lab.sh up
+	@ENGINE=$(ENGINE) SPLIT_BRAIN=$(SPLIT_BRAIN) CONTENT=$(CONTENT) bash scripts/lab.sh up
 
 lab-down: venv host
 	@bash scripts/lab.sh down

@@ -8,6 +8,8 @@
 # build/lab-mixed-report.md. SPLIT_BRAIN=1 adds a second heartbeat link (eth1), the client as ping node
 # and the split-brain cases (partition, uplink, one link of two). Image: HAKIT_IMAGE_BOOKWORM (default
 # localhost/hakit-debian:bookworm).
+# CONTENT=1 keeps the web root in sync between the nodes (hakit.heartbeat.content_sync, hakit_lab_content) and
+# adds the content cases to the drill (replication lag, crash after an edit, failback, switchover, return).
 # Extra arguments go to ansible-playbook (e.g. -v, -e lab_drill_graceful=false).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +30,14 @@ case $engine in
   *) echo "ENGINE must be heartbeat, agent or mixed, not '$engine'" >&2; exit 2 ;;
 esac
 
+content=()
+case ${CONTENT:-0} in
+  0 | '') ;;
+  1) content=(-e hakit_lab_content=true) ;;
+  *) echo "CONTENT must be 0 or 1, not '$CONTENT'" >&2; exit 2 ;;
+esac
+lab_vars+=("${content[@]}")
+
 step() { # step <title> <playbook> [args...]: run one playbook, say how long it took
   local title=$1 started=$SECONDS
   shift
@@ -44,6 +54,7 @@ case ${1:-} in
     step "lab: four-case drill (engine: $engine)" playbooks/drill.yml "${lab_vars[@]}" "$@"
     report=build/lab-report.md
     [ "$engine" = heartbeat ] || report=build/lab-$engine-report.md
+    [ ${#content[@]} = 0 ] || echo ">> content cases in $report, every measured lag in ${report%-report.md}-content-lag.json"
     echo ">> lab up in ${SECONDS} s; report: $report; the cluster stays up:"
     echo "   podman exec -it hakit-lab-web1 bash    |    make lab-down"
     ;;

@@ -528,3 +528,249 @@ def failed_checks(records: list[dict]) -> list[str]:
         for item in record["checks"]
         if not item["ok"]
     ]
+
+
+# -- content sync cases (hakit.heartbeat.content_sync) -----------------------------------------------
+# Raw evidence from drill_probe.py's edit/file/read modes and an http probe on the content page; pages
+# say "hakit-drill RUN vN" (N: the version, increasing over the drill). Timestamps of the writer on one
+# node and of the watcher on the other come from the same host clock (podman containers share it).
+
+_VERSION_RE = re.compile(r"hakit-drill (\S+) v(\d+)")
+
+
+def content_version(text: str, run: str) -> int | None:
+    """N of "hakit-drill RUN vN" in a page of this run; None for any other page (or none)."""
+    for match in _VERSION_RE.finditer(str(text or "")):
+        if match.group(1) == run:
+            return int(match.group(2))
+    return None
+
+
+def replication_lags(edits: list[dict], seen: list[dict]) -> list[float | None]:
+    """Per edit {seq, t}: seconds until the watched copy held that version or a later one, None if never.
+
+    A later version counts: an edit overwritten before a sync ran reached the other node inside the newer
+    one (what a user of the other node then reads includes it).
+    """
+    observed = sorted(
+        ((float(row["t"]), row["seq"]) for row in seen if isinstance(row.get("seq"), int)),
+        key=lambda item: item[0],
+    )
+    lags: list[float | None] = []
+    for edit in edits:
+        seq, written = int(edit["seq"]), float(edit["t"])
+        arrival = next((t for t, version in observed if version >= seq and t >= written - 0.05), None)
+        lags.append(None if arrival is None else round(max(0.0, arrival - written), 3))
+    return lags
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    rank = fraction * (len(ordered) - 1)
+    low, high = int(rank), min(int(rank) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def lag_summary(lags: list[float | None]) -> dict:
+    """count, reached, and min/median/p90/max/mean of the lags that arrived (None when none did)."""
+    arrived = [lag for lag in lags if lag is not None]
+    summary: dict = {"count": len(lags), "reached": len(arrived)}
+    for key, value in (
+        ("min", min(arrived) if arrived else None),
+        ("median", _percentile(arrived, 0.5) if arrived else None),
+        ("p90", _percentile(arrived, 0.9) if arrived else None),
+        ("max", max(arrived) if arrived else None),
+        ("mean", sum(arrived) / len(arrived) if arrived else None),
+    ):
+        summary[key] = None if value is None else round(value, 3)
+    return summary
+
+
+def served_versions(samples: list[dict], run: str) -> list[tuple[float, int | None]]:
+    """(time, version) of every answered request of an http probe on the content page, in time order."""
+    return [
+        (float(row["t"]), content_version(row.get("body", ""), run))
+        for row in sorted(samples, key=lambda row: row["t"])
+        if row.get("ok")
+    ]
+
+
+def _json(raw) -> dict:
+    if isinstance(raw, dict):
+        return raw
+    try:
+        data = json.loads(raw or "")
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _rows(value) -> list[dict]:
+    """JSON lines as text, or a list of lines or of rows already parsed."""
+    if isinstance(value, (list, tuple)):
+        return [row if isinstance(row, dict) else json.loads(row) for row in value if row not in ("", None)]
+    return parse_jsonl(value or "")
+
+
+def _fmt_lag(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def evaluate_content(record: dict, content: dict) -> dict:
+    """Add the content checks of one case to its record (from evaluate_case) and recompute ok.
+
+    content: {kind: lag|edit_kill|edit_start|edit_switch|start, run, max_lag, writer, reader, taker,
+      edits: jsonl or a list of lines ({seq, t} per edit), t_kill, prev_seq (what every node had before the case),
+      watch: {node: jsonl of a file watcher}, files: {node: read result}, probe: jsonl of the content page's
+      http probe, final: get result of the content page on the VIP, gone: get result of a deleted page,
+      last_start: {node: last-start.json}, backups: {node: read result with holding}, lost_seq, lag: summary}
+    Adds record["content"] = {kind, served, edit_seq, lost, lags?, summary?}.
+    """
+    checks = record.setdefault("checks", [])
+    run, kind = str(content["run"]), content["kind"]
+    max_lag = float(content.get("max_lag") or 0)
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append({"name": name, "ok": bool(ok), "detail": detail})
+
+    edits = _rows(content.get("edits"))
+    final = _json(content.get("final"))
+    served = content_version(final.get("body", ""), run) if final.get("ok") else None
+    versions = served_versions(parse_jsonl(content.get("probe") or ""), run)
+    files = {node: _json(raw) for node, raw in (content.get("files") or {}).items()}
+    starts = {node: _json(raw) for node, raw in (content.get("last_start") or {}).items()}
+    prev = content.get("prev_seq")
+    edit_seq = edits[-1]["seq"] if edits else None
+    summary: dict = {"kind": kind, "served": served, "edit_seq": edit_seq, "lost": None}
+    record["content"] = summary
+
+    def served_check(expected: int | None, why: str) -> None:
+        check(
+            "content served on the VIP",
+            served is not None and served == expected,
+            f"the page on the VIP is v{served}; expected v{expected} ({why})",
+        )
+
+    def never_older(floor: int | None, after: float | None = None) -> None:
+        if floor is None:
+            return
+        older = [(t, v) for t, v in versions if (after is None or t >= after) and (v is None or v < floor)]
+        check(
+            "never an older copy served",
+            not older,
+            f"{len(versions)} answers on the content page, {len(older)} older than v{floor}"
+            + (f" (first: v{older[0][1]})" if older else ""),
+        )
+
+    def taker_check(node: str, wanted: str) -> None:
+        start = starts.get(node, {})
+        check(
+            f"{node} took over as the rule says",
+            start.get("action") == wanted,
+            f"{node}'s content-sync start: {start.get('action', 'no record')} ({start.get('message', '')}); expected {wanted}",
+        )
+
+    if kind == "lag":
+        seen = parse_jsonl((content.get("watch") or {}).get(content["reader"], ""))
+        lags = replication_lags(edits, seen)
+        stats = lag_summary(lags)
+        summary.update(lags=lags, summary=stats)
+        check(
+            f"every edit reached {content['reader']}",
+            bool(edits) and stats["reached"] == len(edits),
+            f"{stats['reached']} of {len(edits)} edits on {content['writer']} seen on {content['reader']}",
+        )
+        check(
+            "replication lag",
+            stats["max"] is not None and stats["max"] <= max_lag,
+            f"{stats['count']} edits: median {_fmt_lag(stats['median'])} s, p90 {_fmt_lag(stats['p90'])} s, "
+            f"max {_fmt_lag(stats['max'])} s, min {_fmt_lag(stats['min'])} s (bound {max_lag:g} s); each: "
+            + " ".join(_fmt_lag(lag) for lag in lags),
+        )
+        served_check(edit_seq, "the last edit")
+        never_older(prev)
+    elif kind == "edit_kill":
+        writer, taker = content["writer"], content["taker"]
+        t_kill = content.get("t_kill")
+        seen = parse_jsonl((content.get("watch") or {}).get(taker, ""))
+        lag = (replication_lags(edits, seen) or [None])[-1] if edits else None
+        # on the taker (its watcher saw it): it must serve it; else the edit died with the writer
+        reached = lag is not None
+        age = None if not edits or t_kill is None else round(float(t_kill) - float(edits[-1]["t"]), 3)
+        summary.update(lost=not reached, age_at_kill=age)
+        stats = content.get("lag") or {}
+        check(
+            f"{taker} serves the newest copy it could have",
+            served is not None and served == (edit_seq if reached else prev),
+            f"v{edit_seq} written on {writer} {_fmt_lag(age)} s before the kill, "
+            + (f"on {taker} {_fmt_lag(lag)} s after the edit" if reached else f"not on {taker} by then")
+            + f"; {taker} serves v{served}"
+            + (
+                ""
+                if reached
+                else f" (edit lost from service: up to the replication lag can be lost on a crash, "
+                f"median {_fmt_lag(stats.get('median'))} s, max {_fmt_lag(stats.get('max'))} s measured)"
+            ),
+        )
+        taker_check(taker, "unreachable")
+        check(
+            f"{taker} says in its log that it serves its own copy",
+            "unreachable" in str(starts.get(taker, {}).get("message", "")),
+            str(starts.get(taker, {}).get("message", "no record"))[:200],
+        )
+        never_older(prev, after=float(t_kill) if t_kill else None)
+    elif kind in ("edit_start", "edit_switch"):
+        taker, writer = content["taker"], content["writer"]
+        served_check(edit_seq, f"the edit made on {writer} just before")
+        # every request that started after the edit was saved (on either node, before and after the move)
+        never_older(edit_seq, after=float(edits[-1]["t"]) + 0.1 if edits else None)
+        taker_check(taker, "pull")
+        on_writer = files.get(writer, {}).get("seq")
+        check(
+            f"{writer} kept its edit",
+            on_writer == edit_seq,
+            f"{writer}'s copy is v{on_writer}; expected v{edit_seq} (never overwritten by an older copy)",
+        )
+        if content.get("gone") is not None:
+            gone = _json(content.get("gone"))
+            check(
+                "a page deleted meanwhile stays deleted",
+                gone.get("status") == 404,
+                f"the page deleted on {writer} answers HTTP {gone.get('status')} on the VIP; expected 404",
+            )
+    elif kind == "start":
+        returning, server = content["reader"], content["taker"]
+        expected = content.get("served_before")
+        served_check(expected, f"{server} keeps serving its copy")
+        never_older(expected)
+        on_server = files.get(server, {}).get("seq")
+        on_returning = files.get(returning, {}).get("seq")
+        check(
+            f"{returning} never pushed its copy",
+            on_server == expected,
+            f"{server}'s copy is v{on_server}; it served v{expected} before {returning} came back",
+        )
+        check(
+            f"{returning} brought up to date by {server}",
+            on_returning == expected,
+            f"{returning}'s copy is v{on_returning} (bound {max_lag:g} s after it is back); expected v{expected}",
+        )
+    else:
+        raise ValueError(f"unknown content case kind {kind!r}")
+
+    lost = content.get("lost_seq")
+    if lost is not None:
+        for node, raw in (content.get("backups") or {}).items():
+            holding = _json(raw).get("holding") or []
+            check(
+                f"the lost edit is kept on {node}",
+                bool(holding),
+                f"v{lost} in {', '.join(holding) if holding else 'no file of the backup directory'}",
+            )
+    record["ok"] = all(item["ok"] for item in checks)
+    return record
+
+
+def evaluate_content_case(case: dict) -> dict:
+    """evaluate_case for the generic part (VIP holder, node views, outage, VIP watchers), then the content checks."""
+    return evaluate_content(evaluate_case(case), dict(case["content"]))

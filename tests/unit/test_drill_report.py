@@ -505,3 +505,288 @@ def test_holders_are_only_told_while_every_watcher_records():
     watch = {"web1": _holding(11, lambda t: True), "web2": _holding(12, lambda t: False)[:11]}
     spans = dr.holder_spans(watch, "10.213.10.50")
     assert spans == [(0.0, 5.0, ("web1",))]
+
+
+# -- content sync cases ------------------------------------------------------------------------------
+
+RUN = "20261201T061235"
+
+
+def _page(seq, run=RUN):
+    return f"<html><head><title>hakit-drill {run} v{seq}</title></head><body><h1>hakit-drill {run} v{seq}</h1></body></html>"
+
+
+def _jsonl(rows):
+    return "\n".join(json.dumps(row) for row in rows)
+
+
+def test_content_version_reads_only_pages_of_this_run():
+    assert dr.content_version(_page(7), RUN) == 7
+    assert dr.content_version(_page(7, run="20250101T000000"), RUN) is None
+    assert dr.content_version(PAGE_WEB1, RUN) is None
+    assert dr.content_version("", RUN) is None
+
+
+def test_lag_is_the_time_until_the_other_copy_holds_that_version_or_a_later_one():
+    edits = [{"seq": 1, "t": 10.0}, {"seq": 2, "t": 10.5}, {"seq": 3, "t": 11.0}]
+    # v2 was overwritten by v3 before a sync ran: it reached the other node inside v3
+    seen = [{"t": 9.0, "seq": None}, {"t": 11.2, "seq": 1}, {"t": 12.4, "seq": 3}]
+    assert dr.replication_lags(edits, seen) == [1.2, 1.9, 1.4]
+
+
+def test_an_edit_that_never_arrives_has_no_lag_and_counts_as_not_reached():
+    lags = dr.replication_lags([{"seq": 1, "t": 1.0}, {"seq": 2, "t": 2.0}], [{"t": 1.5, "seq": 1}])
+    assert lags == [0.5, None]
+    summary = dr.lag_summary(lags)
+    assert (summary["count"], summary["reached"], summary["max"], summary["median"]) == (2, 1, 0.5, 0.5)
+
+
+def test_an_older_copy_seen_after_the_edit_is_not_its_arrival():
+    # the watcher saw v4 (an older copy) after v5 was written: only v5 or later counts
+    assert dr.replication_lags([{"seq": 5, "t": 3.0}], [{"t": 3.5, "seq": 4}, {"t": 4.25, "seq": 5}]) == [
+        1.25
+    ]
+
+
+def test_lag_summary_gives_median_p90_and_max():
+    summary = dr.lag_summary([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert (summary["min"], summary["median"], summary["max"], summary["mean"]) == (1.0, 3.0, 10.0, 4.0)
+    assert summary["p90"] == pytest.approx(7.6)
+    assert dr.lag_summary([None])["median"] is None
+
+
+def _content_case(kind, **content):
+    """A content case whose generic part passes (web1 serving, both up), with the content evidence given."""
+    base = _case(id="c", running=["web1"])
+    base["content"] = {
+        "kind": kind,
+        "run": RUN,
+        "max_lag": 15.0,
+        "writer": "web1",
+        "reader": "web2",
+        "taker": "web1",
+        **content,
+    }
+    return base
+
+
+def _get(seq=None, status=200):
+    return json.dumps({"ok": status == 200, "status": status, "body": _page(seq) if seq is not None else ""})
+
+
+def _served(*pairs):
+    return _jsonl([{"t": t, "ok": True, "body": _page(seq)} for t, seq in pairs])
+
+
+def test_lag_case_passes_when_every_edit_arrives_within_the_bound():
+    edits = [{"seq": i, "t": 100.0 + i} for i in range(1, 4)]
+    seen = _jsonl([{"t": 100.0 + i + 0.8, "seq": i} for i in range(1, 4)])
+    record = dr.evaluate_content_case(
+        _content_case(
+            "lag", edits=_jsonl(edits), watch={"web2": seen}, final=_get(3), probe=_served((104, 3))
+        )
+    )
+    assert record["ok"], _failed(record)
+    assert record["content"]["summary"]["reached"] == 3
+    assert record["content"]["lags"] == [0.8, 0.8, 0.8]
+
+
+def test_lag_case_fails_over_the_bound_and_when_an_edit_never_arrives():
+    edits = [{"seq": 1, "t": 100.0}, {"seq": 2, "t": 101.0}]
+    slow = dr.evaluate_content_case(
+        _content_case(
+            "lag",
+            max_lag=5.0,
+            edits=_jsonl(edits),
+            watch={"web2": _jsonl([{"t": 120.0, "seq": 2}])},
+            final=_get(2),
+        )
+    )
+    assert _failed(slow) == ["replication lag"]
+    lost = dr.evaluate_content_case(
+        _content_case(
+            "lag", edits=_jsonl(edits), watch={"web2": _jsonl([{"t": 100.5, "seq": 1}])}, final=_get(2)
+        )
+    )
+    assert "every edit reached web2" in _failed(lost)
+
+
+def test_edits_may_come_as_a_list_of_lines():
+    edits = [json.dumps({"seq": 1, "t": 1.0})]
+    record = dr.evaluate_content_case(
+        _content_case("lag", edits=edits, watch={"web2": _jsonl([{"t": 1.5, "seq": 1}])}, final=_get(1))
+    )
+    assert record["content"]["lags"] == [0.5]
+
+
+def _kill_case(seen, served, start_message="peer web1 unreachable (timed out): serving the local copy"):
+    return _content_case(
+        "edit_kill",
+        writer="web1",
+        reader="web2",
+        taker="web2",
+        edits=_jsonl([{"seq": 21, "t": 200.0}]),
+        t_kill=200.3,
+        prev_seq=20,
+        watch={"web2": _jsonl(seen)},
+        final=_get(served),
+        probe=_served((199.0, 21), (215.0, served)),
+        last_start={"web2": json.dumps({"action": "unreachable", "message": start_message})},
+        lag={"median": 0.8, "max": 1.3},
+    )
+
+
+def test_crash_edit_that_had_not_reached_the_taker_is_reported_lost_with_the_lag():
+    record = dr.evaluate_content_case(_kill_case([{"t": 150.0, "seq": 20}], served=20))
+    assert record["ok"], _failed(record)
+    assert record["content"]["lost"] is True
+    detail = next(
+        c["detail"] for c in record["checks"] if c["name"] == "web2 serves the newest copy it could have"
+    )
+    assert "not on web2" in detail and "max 1.30 s" in detail
+
+
+def test_crash_edit_that_reached_the_taker_must_be_served():
+    seen = [{"t": 150.0, "seq": 20}, {"t": 200.2, "seq": 21}]
+    assert dr.evaluate_content_case(_kill_case(seen, served=21))["ok"]
+    # the taker had v21 and serves v20: an edit lost by the takeover itself
+    assert "web2 serves the newest copy it could have" in _failed(
+        dr.evaluate_content_case(_kill_case(seen, served=20))
+    )
+
+
+def test_taker_that_does_not_say_it_serves_its_own_copy_fails():
+    record = dr.evaluate_content_case(
+        _kill_case([{"t": 150.0, "seq": 20}], served=20, start_message="pulled")
+    )
+    assert "web2 says in its log that it serves its own copy" in _failed(record)
+
+
+def _failback_case(final, probe, on_writer=22, action="pull", gone_status=404):
+    return _content_case(
+        "edit_start",
+        writer="web2",
+        reader="web1",
+        taker="web1",
+        edits=_jsonl([{"seq": 22, "t": 300.0}]),
+        prev_seq=20,
+        final=_get(final),
+        probe=probe,
+        files={"web2": json.dumps({"seq": on_writer})},
+        gone=json.dumps({"ok": gone_status == 200, "status": gone_status}),
+        last_start={"web1": json.dumps({"action": action, "message": "peer web2 served last"})},
+    )
+
+
+def test_failback_serves_the_edit_made_while_the_primary_was_down():
+    record = dr.evaluate_content_case(_failback_case(22, _served((299.0, 20), (300.5, 22), (320.0, 22))))
+    assert record["ok"], _failed(record)
+
+
+def test_failback_that_serves_the_returning_nodes_old_copy_even_once_fails():
+    record = dr.evaluate_content_case(_failback_case(22, _served((300.5, 22), (318.0, 21), (320.0, 22))))
+    assert _failed(record) == ["never an older copy served"]
+
+
+def test_failback_fails_when_the_old_copy_overwrote_the_writer_or_a_deleted_page_came_back():
+    record = dr.evaluate_content_case(
+        _failback_case(21, _served((300.5, 21)), on_writer=21, action="keep", gone_status=200)
+    )
+    assert set(_failed(record)) >= {
+        "content served on the VIP",
+        "never an older copy served",
+        "web1 took over as the rule says",
+        "web2 kept its edit",
+        "a page deleted meanwhile stays deleted",
+    }
+
+
+def test_returning_node_is_brought_up_to_date_and_never_pushes():
+    def case(on_web1, on_web2):
+        return _content_case(
+            "start",
+            writer="web1",
+            reader="web2",
+            taker="web1",
+            served_before=23,
+            final=_get(23),
+            probe=_served((400.0, 23), (410.0, 23)),
+            files={"web1": json.dumps({"seq": on_web1}), "web2": json.dumps({"seq": on_web2})},
+        )
+
+    assert dr.evaluate_content_case(case(23, 23))["ok"]
+    assert _failed(dr.evaluate_content_case(case(24, 23))) == ["web2 never pushed its copy"]
+    assert _failed(dr.evaluate_content_case(case(23, 24))) == ["web2 brought up to date by web1"]
+
+
+def test_a_lost_edit_must_be_found_in_the_backup_of_the_node_that_lost_it():
+    def case(holding):
+        return _content_case(
+            "start",
+            writer="web1",
+            reader="web2",
+            taker="web1",
+            served_before=23,
+            final=_get(23),
+            files={"web1": json.dumps({"seq": 23}), "web2": json.dumps({"seq": 23})},
+            lost_seq=24,
+            backups={"web2": json.dumps({"seq": 23, "holding": holding})},
+        )
+
+    assert dr.evaluate_content_case(case(["/var/lib/hakit-content-sync/backup/live/var/www/html/p.html"]))[
+        "ok"
+    ]
+    assert _failed(dr.evaluate_content_case(case([]))) == ["the lost edit is kept on web2"]
+
+
+def test_an_unknown_content_kind_is_an_error():
+    with pytest.raises(ValueError, match="unknown content case kind"):
+        dr.evaluate_content_case(_content_case("bogus"))
+
+
+def test_probe_edits_write_versions_a_watcher_sees_and_read_finds(tmp_path):
+    page, gone = tmp_path / "p.html", tmp_path / "gone.html"
+    out, stop = tmp_path / "file.jsonl", tmp_path / "stop"
+    _probe(
+        "file",
+        "--background",
+        "--file",
+        str(page),
+        "--run",
+        RUN,
+        "--out",
+        str(out),
+        "--stop-file",
+        str(stop),
+        "--interval",
+        "0.02",
+        "--max-seconds",
+        "30",
+    )
+    edits = dr.parse_jsonl(
+        _probe(
+            "edit",
+            "--file",
+            str(page),
+            "--run",
+            RUN,
+            "--seq",
+            "5",
+            "--count",
+            "3",
+            "--interval",
+            "0.2",
+            "--create",
+            str(gone),
+        )
+    )
+    assert [e["seq"] for e in edits] == [5, 6, 7]
+    assert dr.content_version(page.read_text(), RUN) == 7 and gone.exists()
+    seen = dr.parse_jsonl(_probe("collect", "--out", str(out), "--stop-file", str(stop), "--wait", "20"))
+    assert [row["seq"] for row in seen][-1] == 7
+    assert all(lag is not None and lag < 5 for lag in dr.replication_lags(edits, seen))
+    _probe("edit", "--file", str(page), "--run", RUN, "--seq", "8", "--delete", str(gone))
+    state = json.loads(
+        _probe("read", "--file", str(page), "--run", RUN, "--grep-dir", str(tmp_path), "--grep-seq", "8")
+    )
+    assert state["seq"] == 8 and state["holding"] == [str(page)] and not gone.exists()

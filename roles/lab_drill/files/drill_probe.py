@@ -10,6 +10,12 @@ the hakit.heartbeat.heartbeat_info module, whatever engine runs the node.
   collect   touch the stop file, wait for the recorder to end, print its JSON lines
   get       one GET, as a JSON object
 
+Content sync (hakit.heartbeat.content_sync) cases: a page whose <h1> is "hakit-drill RUN vN"
+  edit      write versions --seq.. of --file (temp file + rename, as an editor saving), --interval s apart,
+            one JSON line {seq, t} per version once it is in place; --create/--delete other pages first
+  file      on a node: read --file every --interval s, a JSON line {t, seq} whenever the version changed
+  read      the version of --file now, and which files under --grep-dir hold --grep-seq, as a JSON object
+
 http and vip detach with --background (the drill drives containers with single `podman exec` calls),
 are bounded by --max-seconds and --max-samples and stop early when --stop-file appears, so a drill that
 dies half-way never leaves a recorder running for long. They write <out>.end when they stop.
@@ -21,6 +27,7 @@ import argparse
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -110,7 +117,9 @@ def _loop(args: argparse.Namespace, take_sample, concurrent: bool = False) -> in
 
 def _drain(rows: queue.Queue, out) -> None:
     while not rows.empty():
-        out.write(json.dumps(rows.get()) + "\n")
+        row = rows.get()
+        if row is not None:  # a sample that saw no change
+            out.write(json.dumps(row) + "\n")
     out.flush()  # a killed container keeps what was written so far
 
 
@@ -129,6 +138,77 @@ def watch_vip(args: argparse.Namespace) -> int:
         return row
 
     return _loop(args, sample)
+
+
+def page_version(text: str, run: str) -> int | None:
+    """N of "hakit-drill RUN vN" in a page, None when the page is another's or none."""
+    match = re.search(rf"hakit-drill {re.escape(run)} v(\d+)", text or "")
+    return int(match.group(1)) if match else None
+
+
+def _file_version(path: str, run: str) -> int | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as page:
+            return page_version(page.read(4096), run)
+    except OSError:
+        return None
+
+
+def _write_page(path: str, run: str, seq: int) -> None:
+    """One version, as an editor saves it: a temporary file beside it, renamed over it."""
+    text = (
+        f"<!DOCTYPE html>\n<html><head><title>hakit-drill {run} v{seq}</title></head>\n"
+        f"<body><h1>hakit-drill {run} v{seq}</h1><p>written on {os.uname().nodename}</p></body></html>\n"
+    )
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.hakit-tmp")
+    with open(tmp, "w", encoding="utf-8") as page:
+        page.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def edit(args: argparse.Namespace) -> int:
+    for path in args.create:
+        _write_page(path, args.run, 0)
+    for path in args.delete:
+        if os.path.exists(path):
+            os.unlink(path)
+    for index in range(args.count):
+        if index:
+            time.sleep(args.interval)
+        seq = args.seq + index
+        _write_page(args.file, args.run, seq)
+        print(json.dumps({"seq": seq, "t": round(time.time(), 3)}), flush=True)
+    return 0
+
+
+def watch_file(args: argparse.Namespace) -> int:
+    last: list = ["unset"]
+
+    def sample() -> dict | None:
+        seq = _file_version(args.file, args.run)
+        if seq == last[0]:
+            return None
+        last[0] = seq
+        return {"t": round(time.time(), 3), "seq": seq}
+
+    return _loop(args, sample)
+
+
+def read(args: argparse.Namespace) -> int:
+    found = []
+    if args.grep_dir and args.grep_seq is not None:
+        for top, _dirs, names in os.walk(args.grep_dir):
+            found += [
+                os.path.join(top, name)
+                for name in names
+                if _file_version(os.path.join(top, name), args.run) == args.grep_seq
+            ]
+    json.dump(
+        {"seq": _file_version(args.file, args.run), "exists": os.path.exists(args.file), "holding": found},
+        sys.stdout,
+    )
+    return 0
 
 
 def collect(args: argparse.Namespace) -> int:
@@ -154,7 +234,7 @@ def get(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     modes = parser.add_subparsers(dest="mode", required=True)
-    for name, func in (("http", probe_http), ("vip", watch_vip)):
+    for name, func in (("http", probe_http), ("vip", watch_vip), ("file", watch_file)):
         mode = modes.add_parser(name)
         mode.set_defaults(func=func)
         mode.add_argument("--out", required=True, help="JSON-lines file, truncated first")
@@ -166,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "http":
             mode.add_argument("--url", required=True)
             mode.add_argument("--timeout", type=float, default=2.0)
+        if name == "file":
+            mode.add_argument("--file", required=True)
+            mode.add_argument("--run", required=True)
     stop = modes.add_parser("collect")
     stop.set_defaults(func=collect)
     stop.add_argument("--out", required=True)
@@ -175,6 +258,21 @@ def main(argv: list[str] | None = None) -> int:
     once.set_defaults(func=get)
     once.add_argument("--url", required=True)
     once.add_argument("--timeout", type=float, default=2.0)
+    writer = modes.add_parser("edit")
+    writer.set_defaults(func=edit)
+    writer.add_argument("--file", required=True)
+    writer.add_argument("--run", required=True)
+    writer.add_argument("--seq", type=int, required=True, help="version of the first edit")
+    writer.add_argument("--count", type=int, default=1)
+    writer.add_argument("--interval", type=float, default=0.5)
+    writer.add_argument("--create", action="append", default=[], help="another page to write (version 0)")
+    writer.add_argument("--delete", action="append", default=[], help="another page to remove")
+    reader = modes.add_parser("read")
+    reader.set_defaults(func=read)
+    reader.add_argument("--file", required=True)
+    reader.add_argument("--run", required=True)
+    reader.add_argument("--grep-dir", default="")
+    reader.add_argument("--grep-seq", type=int, default=None)
     args = parser.parse_args(argv)
     return args.func(args)
 
