@@ -45,7 +45,7 @@ stage() {
 get_pip_standin() {
   local pkg version cache
   pkg=$("$ansible_python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
-  version=$(grep -oP "pip='\K[0-9.]+" "$pkg/_internal/python_requirements.py" | head -1)
+  version=$(grep -oP "pip='\K[0-9.]+" "$pkg/_internal/python_requirements.py" | sed -n 1p)
   cache=$HOME/.ansible/test/cache/get_pip_${version//./_}.py
   # a real get-pip saved there by the user is left alone; our own stand-in is kept up to date
   if [[ ! -s $cache ]] || { grep -q 'Offline stand-in (hakit.heartbeat)' "$cache" &&

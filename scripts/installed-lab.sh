@@ -82,14 +82,14 @@ run "the lab in one command: create, deploy the agent engine, drill cases 1, 3, 
   lab -e '{"lab_drill_cases": [1, 3, 4], "lab_drill_graceful": false}'
 run "deploy again: nothing may change (hakit.heartbeat.site)" site
 if grep -E '^(alpha|bravo) .*changed=[1-9]' site.log; then
-  grep -B3 -E '^changed:' site.log | head -40 >&2
+  grep -B3 -E '^changed:' site.log | sed -n 1,40p >&2
   echo "the second converge from the installed copy changed something" >&2
   exit 1
 fi
 report=$tmp/work/build/installed-agent-report.md
 test -s "$report" || { echo "no drill report in the working directory ($report)" >&2; exit 1; }
-written=$(find "$installed" -newer "$tmp/stamp" -not -path '*/__pycache__*' | head -5)
+written=$(find "$installed" -newer "$tmp/stamp" -not -path '*/__pycache__*' | sed -n 1,5p)
 [ -z "$written" ] || { echo "written into the installed collection: $written" >&2; exit 1; }
-sed -n '1,/^$/p;/^| case/,/^$/p' "$report" | head -n 8
+sed -n '1,/^$/p;/^| case/,/^$/p' "$report" | sed -n 1,8p
 echo ">> installed-copy lab OK: report $report (changed=0 on the second converge)"
 if [ -n "${HAKIT_INSTALLED_REPORT:-}" ]; then cp "$report" "$HAKIT_INSTALLED_REPORT"; fi

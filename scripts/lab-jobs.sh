@@ -13,7 +13,7 @@ mkdir -p build
 declare -A pid_of=() started_at=()
 failed=()
 
-suite_of() { sed -n 's/^ *hakit_lab_suite: *\([A-Za-z0-9_.-]*\).*/\1/p' "molecule/$1/inventory/hosts.yml" | head -n1; }
+suite_of() { sed -n 's/^ *hakit_lab_suite: *\([A-Za-z0-9_.-]*\).*/\1/p' "molecule/$1/inventory/hosts.yml" | sed -n 1p; }
 
 log_of() { case $1 in installed | matrix) echo "build/$1.log" ;; *) echo "build/molecule-$1.log" ;; esac; }
 
