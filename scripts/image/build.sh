@@ -20,7 +20,7 @@ fi
 host_mirror() {
   local uri
   uri=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
-        | grep -v -- '-security' | grep -oE '(https?|file)://[^ ]+' | head -n1)
+        | grep -v -- '-security' | grep -oE '(https?|file)://[^ ]+' | sed -n 1p)
   echo "${uri%/}"
 }
 
