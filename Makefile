@@ -18,8 +18,8 @@ help:
 	@echo "                CONTENT=1: web root kept in sync (content_sync) and the content cases in the drill"
 	@echo "make lab-down   remove everything the lab created"
 	@echo "make check      fast loop: lint + unit tests"
-	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, netns, interop,"
-	@echo "                Molecule (two scenarios at a time), the installed-copy lab, the version matrix"
+	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, then two at a time:"
+	@echo "                the Molecule scenarios, netns, interop, the installed-copy lab, the version matrix"
 	@echo "make agent      build dist/hbagent.pyz"
 
 # -- environment ---------------------------------------------------------------------------------
@@ -71,17 +71,18 @@ netns: venv agent images
 interop: venv agent images
 	@$(PYTEST) -q tests/interop
 
-# The suites that build podman clusters, longest first, HAKIT_JOBS at a time on their own networks
-# (scripts/lab-jobs.sh): every Molecule scenario, the installed-copy lab and the version matrix.
-MOLECULE_SCENARIOS ?= splitbrain migration trixie content default agent mixed
-LAB_JOBS ?= splitbrain migration trixie content matrix default agent mixed installed
-lab-jobs: venv images
+# The suites that mostly wait out deadtimes, longest first, HAKIT_JOBS at a time on their own networks and
+# labels (scripts/lab-jobs.sh): every Molecule scenario, the agent's netns and interop tests, the
+# installed-copy lab and the version matrix.
+MOLECULE_SCENARIOS ?= splitbrain migration trixie content default
+LAB_JOBS ?= splitbrain migration trixie netns content default matrix installed interop
+lab-jobs: venv agent images
 	@bash scripts/lab-jobs.sh $(LAB_JOBS)
 
 molecule: venv images
 	@bash scripts/lab-jobs.sh $(MOLECULE_SCENARIOS)
 
-# one scenario: make molecule-agent
+# one scenario: make molecule-trixie
 molecule-%: venv images
 	@HAKIT_JOBS=1 bash scripts/lab-jobs.sh $*
 
@@ -89,7 +90,7 @@ molecule-%: venv images
 installed: venv images
 	@bash scripts/installed-lab.sh
 
-test: clean-tests check collection-check galaxy netns interop lab-jobs
+test: clean-tests check collection-check galaxy lab-jobs
 
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat
