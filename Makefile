@@ -14,6 +14,7 @@ PYTEST  := $(VENV)/bin/python -m pytest
 help:
 	@echo "make lab        build the podman lab cluster and run the four-case drill (leaves it running);"
 	@echo "                ENGINE=agent: hbagent on both nodes, ENGINE=mixed: Heartbeat web1 + hbagent web2;"
+	@echo "                ENGINE=pacemaker: Corosync + Pacemaker; NODES=3 (pacemaker only): a third node, web3"
 	@echo "                SPLIT_BRAIN=1: a second heartbeat link, a ping node and the split-brain cases"
 	@echo "                CONTENT=1: web root kept in sync (content_sync) and the content cases in the drill"
 	@echo "make lab-down   remove everything the lab created"
@@ -75,8 +76,8 @@ interop: venv agent images
 # The suites that mostly wait out deadtimes, longest first, HAKIT_JOBS at a time on their own networks and
 # labels (scripts/lab-jobs.sh): every Molecule scenario, the agent's netns and interop tests, the
 # installed-copy lab and the version matrix.
-MOLECULE_SCENARIOS ?= default trixie splitbrain content
-LAB_JOBS ?= default trixie splitbrain netns content matrix installed interop
+MOLECULE_SCENARIOS ?= default trixie pacemaker splitbrain content
+LAB_JOBS ?= default trixie pacemaker splitbrain netns content matrix installed interop
 lab-jobs: venv agent images
 	@bash scripts/lab-jobs.sh $(LAB_JOBS)
 
@@ -101,11 +102,12 @@ test: venv
 
 # -- the lab -------------------------------------------------------------------------------------
 ENGINE ?= heartbeat
+NODES ?= 2
 SPLIT_BRAIN ?=
 CONTENT ?= 0
 lab: venv images
 	@bash scripts/lab-clean.sh lab
-	@ENGINE=$(ENGINE) SPLIT_BRAIN=$(SPLIT_BRAIN) CONTENT=$(CONTENT) bash scripts/lab.sh up
+	@ENGINE=$(ENGINE) NODES=$(NODES) SPLIT_BRAIN=$(SPLIT_BRAIN) CONTENT=$(CONTENT) bash scripts/lab.sh up
 
 lab-down: venv host
 	@bash scripts/lab.sh down
