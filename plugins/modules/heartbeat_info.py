@@ -198,23 +198,11 @@ config:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_config import (
-    ConfigError,
-    ConfigErrors,
-    load_config,
-)
 from ansible_collections.hakit.heartbeat.plugins.module_utils.heartbeat_engine import (
     ENGINE_ARGUMENT_SPEC,
     EngineError,
     resolve_engine,
 )
-
-
-def _ipaddr_of(resource):
-    """The IPv4 address an IPaddr/IPaddr2 resource manages, else None."""
-    if resource.name not in ("IPaddr", "IPaddr2") or not resource.args:
-        return None
-    return resource.args[0].split("/", 1)[0]
 
 
 def local_addresses(module):
@@ -231,45 +219,23 @@ def local_addresses(module):
 
 def gather(module):
     try:
-        cluster = load_config(module.params["config_dir"])
-    except (ConfigError, ConfigErrors) as exc:
-        module.fail_json(msg=f"invalid Heartbeat configuration: {exc}")
-    try:
         engine = resolve_engine(module)
         running = engine.running()
+        cluster = engine.cluster(module.params["config_dir"])
         if running:
-            nodes = {name: engine.node_view(name) for name in cluster.ha_cf.nodes}
+            nodes = {name: engine.node_view(name) for name in cluster["nodes"]}
             rscstatus = engine.rscstatus()
         else:
-            nodes = {name: {"status": None, "type": None, "links": {}} for name in cluster.ha_cf.nodes}
+            nodes = {name: {"status": None, "type": None, "links": {}} for name in cluster["nodes"]}
             rscstatus = None
     except EngineError as exc:
         module.fail_json(msg=str(exc))
 
     here = local_addresses(module)
-    groups = []
-    for group in cluster.resources:
-        addresses = [ip for ip in (_ipaddr_of(r) for r in group.resources) if ip]
-        groups.append(
-            {
-                "node": group.node,
-                "key": group.key,
-                "resources": [r.word for r in group.resources],
-                "addresses": addresses,
-                "held_here": bool(addresses) and all(ip in here for ip in addresses),
-            }
-        )
-    ha_cf = cluster.ha_cf
-    config = {
-        "nodes": list(ha_cf.nodes),
-        "keepalive_ms": ha_cf.keepalive_ms,
-        "warntime_ms": ha_cf.warntime_ms,
-        "deadtime_ms": ha_cf.deadtime_ms,
-        "initdead_ms": ha_cf.initdead_ms,
-        "udpport": ha_cf.udpport,
-        "auto_failback": ha_cf.auto_failback,
-        "media": [{"kind": m.kind, "dev": m.dev, "address": m.address} for m in ha_cf.media],
-    }
+    groups = [
+        {**group, "held_here": bool(group["addresses"]) and all(ip in here for ip in group["addresses"])}
+        for group in cluster["groups"]
+    ]
     return {
         "changed": False,
         "running": running,
@@ -278,7 +244,7 @@ def gather(module):
         "nodes": nodes,
         "rscstatus": rscstatus,
         "groups": groups,
-        "config": config,
+        "config": cluster["config"],
     }
 
 

@@ -134,12 +134,14 @@ def switch(module, engine, result):
         return f"resources stayed in transition for {timeout}s; not starting a switchover"
 
     steps = engine.move_commands(before, hold)
+    # run once the move is done (Pacemaker: clear the move constraints of groups back on their node)
+    settle = engine.settle_commands(hold)
     result.update(
-        commands=[" ".join(argv) for argv in steps],
-        changed=bool(steps),
+        commands=[" ".join(argv) for argv in steps + settle],
+        changed=bool(steps or settle),
         diff={"before": f"rscstatus: {before}\n", "after": f"rscstatus: {hold}\n"},
     )
-    if not steps or module.check_mode:
+    if not (steps or settle) or module.check_mode:
         return None
 
     deadline = time.monotonic() + timeout
@@ -148,13 +150,17 @@ def switch(module, engine, result):
         if rc != 0:
             return f"{' '.join(argv)} failed (rc {rc}): {(out + err).strip()}"
     after = engine.rscstatus()
-    while after != hold and time.monotonic() < deadline:
+    while not engine.reached(after, hold) and time.monotonic() < deadline:
         time.sleep(POLL_S)
         after = engine.rscstatus()
         result["after"] = after
     result.update(after=after, elapsed=round(time.monotonic() - started, 2))
-    if after != hold:
+    if not engine.reached(after, hold):
         return f"resources did not reach '{hold}' within {timeout}s (rscstatus: {after})"
+    for argv in settle:
+        rc, out, err = module.run_command(argv)
+        if rc != 0:
+            return f"{' '.join(argv)} failed (rc {rc}) after the move: {(out + err).strip()}"
     return None
 
 

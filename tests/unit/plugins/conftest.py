@@ -41,6 +41,265 @@ BITS = {"none": 0, "local": 1, "foreign": 2, "all": 3}
 WHICH = {"all": 3, "local": 1, "foreign": 2}
 
 
+PCMK_BIN = "/usr/sbin/"
+PCMK_TOOLS = (
+    "crm_mon",
+    "cibadmin",
+    "crm_resource",
+    "crm_node",
+    "crmadmin",
+    "corosync-cfgtool",
+    "corosync-cmapctl",
+)
+
+
+class FakePacemaker:
+    """A Corosync 3 + Pacemaker 2.1.5 cluster as its command-line tools show it (XML as crm_mon 2.1.5 and
+    cibadmin write it): nodes, one group per preferred node with location scores 100/90/..., cli-*
+    constraints that crm_resource --move/--clear write, and moves that stay pending for a few polls."""
+
+    def __init__(self, node, names=("web1", "web2"), here="web1"):
+        self.node = node
+        self.here = here
+        self.nodes = {name: {"id": str(i), "state": "online"} for i, name in enumerate(names, 1)}
+        # group id -> {members: [(id, class, provider, type, params)], preferred, where, pending}
+        self.groups = {}
+        self.cli = {}  # group id -> {constraint id: node}
+        self.stickiness = 0
+        self.dc_state = "S_IDLE"
+        self.move_polls = 2  # crm_mon answers with a member Stopping/Starting this many times after a move
+        self.links_down = set()
+        self.moves_refused = False
+
+    def add_group(self, gid, preferred, where, ip="10.0.0.50", service="apache2"):
+        members = [
+            (f"ip-{ip}", "ocf", "heartbeat", "IPaddr2", {"ip": ip, "cidr_netmask": "24", "nic": "eth0"}),
+            (service, "systemd", None, service, {}),
+        ]
+        self.groups[gid] = {"members": members, "preferred": preferred, "where": where, "pending": []}
+        return self
+
+    # -- the cluster reacting -------------------------------------------------------------------------
+    def _placement_target(self, gid):
+        group = self.groups[gid]
+        online = [n for n, v in self.nodes.items() if v["state"] == "online"]
+        prefer = [n for n in self.cli.get(gid, {}).values() if n in online]
+        if prefer:
+            return prefer[0]
+        if group["where"] in online and self.stickiness:
+            return group["where"]
+        order = self._scores(gid)
+        return max(online, key=lambda n: order.get(n, 0)) if online else None
+
+    def _scores(self, gid):
+        preferred = self.groups[gid]["preferred"]
+        names = [preferred, *(n for n in self.nodes if n != preferred)]
+        return {n: 100 - 10 * i for i, n in enumerate(names)}
+
+    def settle(self):
+        """One scheduler step: a group whose constraints want it elsewhere goes through Stopping/Starting."""
+        for gid, group in self.groups.items():
+            if group["pending"]:
+                group["pending"].pop(0)
+                continue
+            target = self._placement_target(gid)
+            if target != group["where"]:
+                group["pending"] = ["Stopping"] + ["Starting"] * (self.move_polls - 1)
+                group["where"] = target
+
+    # -- the tools ---------------------------------------------------------------------------------
+    def run(self, argv):
+        tool, args = argv[0][len(PCMK_BIN) :], argv[1:]
+        if tool == "crm_mon" and args == ["--output-as=xml", "--one-shot"]:
+            if not self.node.running:
+                return 102, CRM_MON_DOWN, "crm_mon: Error: cluster is not available on this node\n"
+            out = self.crm_mon_xml()
+            self.settle()
+            return 0, out, ""
+        if tool == "cibadmin" and args == ["--query", "--scope", "configuration"]:
+            return 0, self.configuration_xml(), ""
+        if tool == "crm_node" and args == ["--name"]:
+            return 0, self.here + "\n", ""
+        if tool == "crmadmin" and len(args) == 3 and args[0].startswith("--status="):
+            name = args[0].split("=", 1)[1]
+            return 0, CRMADMIN_STATUS.format(node=name, state=self.dc_state), ""
+        if tool == "corosync-cfgtool" and args == ["-s"]:
+            return 0, self.cfgtool(), ""
+        if tool == "corosync-cmapctl" and args == ["runtime.config.totem."]:
+            return 0, CMAP_TOTEM, ""
+        if tool == "crm_resource":
+            return self.crm_resource(args)
+        raise AssertionError(f"the module ran a Pacemaker command the fake does not know: {argv}")
+
+    def crm_resource(self, args):
+        if self.moves_refused:
+            return 1, "", "crm_resource: Error performing operation: Permission denied\n"
+        if args[:3] == ["--move", "--resource", args[2]] and args[3] == "--node":
+            self.cli[args[2]] = {f"cli-prefer-{args[2]}": args[4]}
+            return 0, "", ""
+        if args[:2] == ["--clear", "--resource"]:
+            removed = self.cli.pop(args[2], {})
+            return 0, "".join(f"Removing constraint: {cid}\n" for cid in removed), ""
+        raise AssertionError(f"unexpected crm_resource {args}")
+
+    def crm_mon_xml(self):
+        nodes = []
+        for name, node in self.nodes.items():
+            flags = {
+                "online": "false",
+                "standby": "false",
+                "maintenance": "false",
+                "pending": "false",
+                "unclean": "false",
+            }
+            if node["state"] in ("online", "standby"):
+                flags["online"] = "true"
+            if node["state"] == "standby":
+                flags["standby"] = "true"
+            if node["state"] in ("pending", "unclean"):
+                flags[node["state"]] = "true"
+            running = sum(len(g["members"]) for g in self.groups.values() if g["where"] == name)
+            nodes.append(
+                f'    <node name="{name}" id="{node["id"]}" online="{flags["online"]}" standby="{flags["standby"]}" '
+                f'standby_onfail="false" maintenance="{flags["maintenance"]}" pending="{flags["pending"]}" '
+                f'unclean="{flags["unclean"]}" shutdown="false" expected_up="true" is_dc="{str(name == self.dc).lower()}" '
+                f'resources_running="{running}" type="member"/>'
+            )
+        groups = []
+        for gid, group in self.groups.items():
+            rows = []
+            for i, (rid, cls, prov, typ, _params) in enumerate(group["members"]):
+                agent = f"{cls}:{prov}:{typ}" if prov else f"{cls}:{typ}"
+                role, where = "Started", group["where"]
+                if group["pending"]:
+                    role = group["pending"][0] if i == len(group["members"]) - 1 else "Started"
+                if where is None:
+                    role = "Stopped"
+                on = (
+                    f'      <node name="{where}" id="{self.nodes[where]["id"]}" cached="true"/>\n'
+                    if where
+                    else ""
+                )
+                rows.append(
+                    f'    <resource id="{rid}" resource_agent="{agent}" role="{role}" active="{str(bool(where)).lower()}" '
+                    f'orphaned="false" blocked="false" managed="true" failed="false" failure_ignored="false" '
+                    f'nodes_running_on="{int(bool(where))}">\n{on}    </resource>'
+                )
+            groups.append(
+                f'    <group id="{gid}" number_resources="{len(rows)}" managed="true" disabled="false">\n'
+                + "\n".join(rows)
+                + "\n    </group>"
+            )
+        return CRM_MON.format(
+            dc=self.dc, nodes="\n".join(nodes), groups="\n".join(groups), count=len(self.nodes)
+        )
+
+    @property
+    def dc(self):
+        return next(n for n, v in self.nodes.items() if v["state"] == "online")
+
+    def configuration_xml(self):
+        prims, locations = [], []
+        for gid, group in self.groups.items():
+            rows = []
+            for rid, cls, prov, typ, params in group["members"]:
+                provider = f' provider="{prov}"' if prov else ""
+                pairs = "".join(
+                    f'<nvpair id="{rid}-instance_attributes-{k}" name="{k}" value="{v}"/>'
+                    for k, v in params.items()
+                )
+                attrs = (
+                    f'<instance_attributes id="{rid}-instance_attributes">{pairs}</instance_attributes>'
+                    if pairs
+                    else ""
+                )
+                rows.append(f'<primitive id="{rid}" class="{cls}"{provider} type="{typ}">{attrs}</primitive>')
+            prims.append(f'<group id="{gid}">{"".join(rows)}</group>')
+            for name, score in self._scores(gid).items():
+                locations.append(
+                    f'<rsc_location id="loc-{gid}-{name}" rsc="{gid}" node="{name}" score="{score}"/>'
+                )
+            for cid, name in self.cli.get(gid, {}).items():
+                locations.append(
+                    f'<rsc_location id="{cid}" rsc="{gid}" role="Started" node="{name}" score="INFINITY"/>'
+                )
+        nodes = "".join(f'<node id="{v["id"]}" uname="{n}"/>' for n, v in self.nodes.items())
+        return CIB_CONFIGURATION.format(
+            nodes=nodes, resources="".join(prims), constraints="".join(locations), stickiness=self.stickiness
+        )
+
+    def cfgtool(self):
+        lines = [
+            f"Local node ID {self.nodes[self.here]['id']}, transport knet",
+            "LINK ID 0 udp",
+            "\taddr\t= 10.0.0.11",
+            "\tstatus:",
+        ]
+        for name, node in self.nodes.items():
+            if name == self.here:
+                word = "localhost"
+            elif node["state"] in ("offline", "unclean") or name in self.links_down:
+                word = "disconnected"
+            else:
+                word = "connected"
+            lines.append(f"\t\tnodeid: {node['id']:>10}:\t{word}")
+        return "\n".join(lines) + "\n"
+
+
+CRM_MON = """<pacemaker-result api-version="2.25" request="crm_mon --output-as=xml --one-shot">
+  <summary>
+    <stack type="corosync"/>
+    <current_dc present="true" version="2.1.5-a3f44794f94" name="{dc}" id="1" with_quorum="true" mixed_version="false"/>
+    <last_update time="Tue Jul  1 10:00:00 2025"/>
+    <last_change time="Tue Jul  1 09:59:00 2025" user="root" client="cibadmin" origin="web1"/>
+    <nodes_configured number="{count}"/>
+    <resources_configured number="2" disabled="0" blocked="0"/>
+    <cluster_options stonith-enabled="false" symmetric-cluster="true" no-quorum-policy="stop" maintenance-mode="false" stop-all-resources="false" stonith-timeout-ms="60000" priority-fencing-delay-ms="0"/>
+  </summary>
+  <nodes>
+{nodes}
+  </nodes>
+  <resources>
+{groups}
+  </resources>
+  <node_history/>
+  <status code="0" message="OK"/>
+</pacemaker-result>
+"""
+
+CRM_MON_DOWN = """<pacemaker-result api-version="2.25" request="crm_mon --output-as=xml --one-shot">
+  <status code="102" message="Not connected">
+    <errors>
+      <error>crm_mon: Error: cluster is not available on this node</error>
+    </errors>
+  </status>
+</pacemaker-result>
+"""
+
+CIB_CONFIGURATION = """<configuration>
+  <crm_config><cluster_property_set id="cib-bootstrap-options"><nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+  <nodes>{nodes}</nodes>
+  <resources>{resources}</resources>
+  <constraints>{constraints}</constraints>
+  <rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="{stickiness}"/></meta_attributes></rsc_defaults>
+</configuration>
+"""
+
+CRMADMIN_STATUS = """<pacemaker-result api-version="2.25" request="crmadmin --status={node} --output-as=xml --timeout=10s">
+  <crmd node_name="{node}" state="{state}" result="ok"/>
+  <status code="0" message="OK"/>
+</pacemaker-result>
+"""
+
+CMAP_TOTEM = """runtime.config.totem.block_unlisted_ips (u32) = 1
+runtime.config.totem.consensus (u32) = 3600
+runtime.config.totem.token (u32) = 3000
+runtime.config.totem.token_retransmit (u32) = 714
+runtime.config.totem.token_retransmits_before_loss_const (u32) = 4
+runtime.config.totem.token_warning (u32) = 75
+"""
+
+
 class ModuleExit(Exception):
     """exit_json was called; .result is what the module returned."""
 
@@ -84,6 +343,7 @@ class FakeNode:
         monkeypatch.setattr(heartbeat_engine, "HEARTBEAT_DAEMONS", (str(self.heartbeat_daemon),))
         monkeypatch.setattr(heartbeat_engine, "HEARTBEAT_TOOL_DIRS", (str(self.tool_dir),))
         monkeypatch.setattr(heartbeat_engine, "AGENT_SOCKET", str(self.socket))
+        monkeypatch.setattr(heartbeat_engine, "PACEMAKER_DAEMONS", (str(tmp_path / "pacemakerd"),))
         self.bins = {"ip": "/usr/sbin/ip", "python3": "/usr/bin/python3", "systemctl": "/usr/bin/systemctl"}
         self.clock = FakeClock()
         # daemon state
@@ -117,6 +377,19 @@ class FakeNode:
         if running:
             self.socket.write_text("")
         self.bins["cl_status"] = "/usr/bin/cl_status"  # the agent's wrapper: must not decide the engine
+        return self
+
+    def install_pacemaker(self, names=("web1", "web2"), here="web1"):
+        """Corosync + Pacemaker: its tools in /usr/sbin, no ha.d at all; web1's group vip (vip+apache2) on web1."""
+        self.engine = "pacemaker"
+        for tool in PCMK_TOOLS:
+            self.bins[tool] = PCMK_BIN + tool
+        for name in ("ha.cf", "haresources", "authkeys"):
+            (self.config_dir / name).unlink()
+        self.pacemaker = FakePacemaker(self, names, here).add_group("vip", "web1", "web1")
+        self.cib_file = self.tmp / "cib.xml"
+        self.monkeypatch.setattr(heartbeat_engine, "PACEMAKER_CIB_FILE", str(self.cib_file))
+        self.monkeypatch.setattr(heartbeat_engine, "PACEMAKER_DAEMONS", (str(self.tmp / "pacemakerd"),))
         return self
 
     def _executable(self, path):
@@ -153,6 +426,11 @@ class FakeNode:
             return 0, "\n".join(lines) + "\n", ""
         if argv == ["/usr/bin/systemctl", "is-active", "hbagent.service"]:
             return (0 if self.unit_state == "active" else 3), self.unit_state + "\n", ""
+        if argv == ["/usr/bin/systemctl", "is-active", "pacemaker.service"]:
+            state = "active" if self.engine == "pacemaker" and self.running else "inactive"
+            return (0 if state == "active" else 3), state + "\n", ""
+        if self.engine == "pacemaker" and argv[0].startswith(PCMK_BIN):
+            return self.pacemaker.run(argv)
         if self.engine and argv[: len(self.status_prefix())] == self.status_prefix():
             return self._cl_status(argv[len(self.status_prefix()) :])
         for tool in ("standby", "takeover"):
