@@ -14,13 +14,17 @@ options:
       - V(heartbeat) is Debian's C(heartbeat) package, asked with C(cl_status), C(hb_standby) and C(hb_takeover).
       - V(agent) is hbagent, asked with C(python3 <agent_path> cl-status), C(standby) and C(takeover); the
         Heartbeat package is not needed.
-      - V(auto) picks V(agent) when hbagent runs (its control socket C(/var/lib/hbagent/hbagent.sock) exists or
+      - V(pacemaker) is Corosync 3 + Pacemaker 2.1, read with C(crm_mon --output-as=xml), C(cibadmin --query),
+        C(crmadmin --status), C(corosync-cfgtool -s) and C(corosync-cmapctl), moved with C(crm_resource)
+        (Debian packages C(pacemaker-cli-utils) and C(corosync)); the cluster is the CIB, O(agent_path) is unused.
+      - V(auto) picks V(pacemaker) when C(systemctl is-active pacemaker.service) says so, else V(agent) when hbagent runs (its control socket C(/var/lib/hbagent/hbagent.sock) exists or
         C(systemctl is-active hbagent.service) says so), else V(heartbeat) when the Heartbeat daemon is
-        installed (C(/usr/libexec/heartbeat/heartbeat)), else V(agent) when O(agent_path) exists. A C(cl_status)
+        installed (C(/usr/libexec/heartbeat/heartbeat)), else V(pacemaker) when C(/usr/sbin/pacemakerd) is
+        installed, else V(agent) when O(agent_path) exists. A C(cl_status)
         on the path decides nothing, because agent nodes have C(cl_status) and C(hb_*) wrappers too.
       - The modules return the engine they used.
     type: str
-    choices: [auto, heartbeat, agent]
+    choices: [auto, heartbeat, agent, pacemaker]
     default: auto
   agent_path:
     description: Path of the hbagent zipapp on the node, used with O(engine=agent) and by O(engine=auto).

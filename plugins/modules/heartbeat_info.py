@@ -8,12 +8,18 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: heartbeat_info
-short_description: Report what a Heartbeat or hbagent node sees of its cluster
+short_description: Report what a Heartbeat, hbagent or Pacemaker node sees of its cluster
 version_added: 0.1.0
 description:
   - Reads C(ha.cf), C(haresources) and C(authkeys) in O(config_dir) with the collection's own parser.
   - Asks the local cluster daemon what it sees of every node of C(ha.cf) and what this node holds, with
     C(cl_status) (Debian's C(heartbeat) package) or C(hbagent cl-status) (the Python agent); see O(engine).
+  - With O(engine=pacemaker) there is no C(ha.cf), the cluster is the CIB (C(cibadmin --query --scope configuration),
+    or C(/var/lib/pacemaker/cib/cib.xml) while Pacemaker is stopped) and the nodes are those of
+    C(crm_mon --output-as=xml). Node status - online V(active), online in standby or maintenance V(up), pending
+    (joining) V(init), offline or unclean V(dead); links - the knet links of C(corosync-cfgtool -s)
+    (V(link0), ...), V({}) without it. Each Pacemaker group is a group (RV(groups[].key) its id, RV(groups[].node)
+    the node of its highest location score).
   - Looks at the node's IPv4 addresses (C(ip -o -4 addr show)) to tell which resource groups this node
     really holds.
   - Returns the same keys for every engine. When the daemon is down, RV(running) is V(false) and the
@@ -22,7 +28,7 @@ description:
   - Fails, naming the command and its answer, when the daemon answers something that is not a known state.
 options:
   config_dir:
-    description: Directory holding C(ha.cf), C(haresources) and C(authkeys).
+    description: Directory holding C(ha.cf), C(haresources) and C(authkeys). Unused with O(engine=pacemaker).
     type: path
     default: /etc/ha.d
 extends_documentation_fragment:
@@ -78,7 +84,7 @@ running:
   sample: true
 engine:
   description:
-    - The daemon that was asked, V(heartbeat) (Debian's package) or V(agent) (hbagent).
+    - The daemon that was asked, V(heartbeat) (Debian's package), V(agent) (hbagent) or V(pacemaker).
     - With O(engine=auto), the one found on the node.
   type: str
   returned: always
@@ -89,7 +95,7 @@ local_node:
   returned: always
   sample: web1
 nodes:
-  description: Every node of C(ha.cf), by name, as the local daemon sees it.
+  description: Every node of C(ha.cf) (Pacemaker - of C(crm_mon)), by name, as the local daemon sees it.
   type: dict
   returned: always
   sample: {"web1": {"status": "active", "type": "normal", "links": {"eth0": "up"}}}
@@ -105,33 +111,45 @@ nodes:
       type: str
       sample: normal
     links:
-      description: Each heartbeat link (medium interface) to that node and its status, V(up) or V(dead).
+      description:
+        - Each heartbeat link (medium interface) to that node and its status, V(up) or V(dead).
+        - Pacemaker - each Corosync knet link (V(link0), V(link1)...) from C(corosync-cfgtool -s), this node's own
+          links V(up); V({}) when C(corosync-cfgtool) is missing.
       type: dict
       sample: {"eth0": "up"}
 rscstatus:
   description:
     - What this node holds. V(none), V(local) (the groups whose preferred node it is), V(foreign) (the peer's
       groups), V(all), or V(transition) while resources move.
+    - Pacemaker - V(local) when this node runs any group it is preferred for, V(foreign) any other group, V(all)
+      both; V(transition) while a member starts or stops, a group is split over nodes, or the DC is not
+      C(S_IDLE). A node preferred for no group holding nothing is V(none) (Heartbeat says V(local)).
     - V(null) when the local daemon is down.
   type: str
   returned: always
   sample: local
 groups:
-  description: The resource groups of C(haresources), in file order.
+  description: The resource groups of C(haresources), in file order (Pacemaker - the CIB's groups, in CIB order).
   type: list
   elements: dict
   returned: always
   contains:
     node:
-      description: The group's preferred node (first word of its C(haresources) line).
+      description:
+        - The group's preferred node (first word of its C(haresources) line).
+        - Pacemaker - the node of the group's highest positive C(rsc_location) score (C(cli-*) move constraints
+          left out); V(null) without one.
       type: str
       sample: web1
     key:
-      description: The group's first resource, which Heartbeat uses as its name.
+      description: The group's first resource, which Heartbeat uses as its name (Pacemaker - the group's id).
       type: str
       sample: IPaddr::10.0.0.50/24/eth0
     resources:
-      description: Every resource of the group, as written in C(haresources).
+      description:
+        - Every resource of the group, as written in C(haresources).
+        - Pacemaker - the same words made from the primitives - C(IPaddr2::ip/cidr/nic), the unit of a
+          C(systemd:)/C(lsb:)/C(service:) resource, else C(Type::name=value::...) (its instance attributes).
       type: list
       elements: str
       sample: ["IPaddr::10.0.0.50/24/eth0", "apache2"]
@@ -145,7 +163,12 @@ groups:
       type: bool
       sample: true
 config:
-  description: The parsed C(ha.cf) settings that matter for failover (times in milliseconds).
+  description:
+    - The parsed C(ha.cf) settings that matter for failover (times in milliseconds).
+    - Pacemaker - RV(config.deadtime_ms) is the totem token, RV(config.keepalive_ms) the token retransmit
+      interval and RV(config.warntime_ms) the token warning (C(corosync-cmapctl runtime.config.totem.)), V(null)
+      while Pacemaker is stopped; RV(config.auto_failback) is V(on) for a C(resource-stickiness) of 0 (or
+      none), else V(off); RV(config.initdead_ms) and RV(config.udpport) are V(null), RV(config.media) V([]).
   type: dict
   returned: always
   contains:

@@ -8,13 +8,21 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: switchover
-short_description: Move Heartbeat resources to or away from a node, and wait until they have moved
+short_description: Move cluster resource groups to or away from a node, and wait until they have moved
 version_added: 0.1.0
 description:
   - Runs on the node whose share of the resources should change, and moves them with the engine's own
     tools, C(hb_takeover) and C(hb_standby) (Debian's C(heartbeat) package) or C(hbagent takeover) and
     C(hbagent standby) (the Python agent); see O(engine).
-  - Then waits until C(cl_status rscstatus) says that the node holds O(hold).
+  - With O(engine=pacemaker), runs C(crm_resource --move --resource <group> --node <node>) for each group that must
+    move (to this node, or away to the active node of the group's highest location score). Once the node holds
+    O(hold), C(crm_resource --clear --resource <group>) removes the move constraints (C(cli-prefer-*),
+    C(cli-ban-*)) of every group that is then on its preferred node, so nothing pins it and auto_failback works
+    as before. A group moved away from its preferred node keeps its C(cli-prefer) constraint, which is what
+    holds it there (with auto_failback on the scores would bring it back at once); the switchover that brings it
+    home clears it.
+  - Then waits until C(cl_status rscstatus) says that the node holds O(hold) (Pacemaker - until the groups
+    run where O(hold) puts them and the cluster is idle).
   - Idempotent, nothing is run when the node already holds O(hold).
   - Waits up to O(timeout) seconds for resources that are in transition before it plans the move.
   - Fails, naming the command and its answer, when the daemon is down or answers a state that is not one of
@@ -77,7 +85,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 engine:
-  description: The daemon that was asked, V(heartbeat) or V(agent) (the one found with O(engine=auto)).
+  description: The daemon that was asked, V(heartbeat), V(agent) or V(pacemaker) (the one found with O(engine=auto)).
   type: str
   returned: always
   sample: heartbeat
@@ -87,12 +95,16 @@ before:
   returned: always
   sample: foreign
 after:
-  description: C(rscstatus) after the move; equal to RV(before) in check mode or when nothing was to do.
+  description:
+    - C(rscstatus) after the move; equal to RV(before) in check mode or when nothing was to do.
+    - Pacemaker - the word for what the node then runs, which may differ from O(hold) where a category is empty
+      (V(local) after O(hold=all) on a node preferred for every group; V(none) after O(hold=local) on a node
+      preferred for none).
   type: str
   returned: always
   sample: all
 commands:
-  description: The commands that were run (or would be run in check mode), in order.
+  description: The commands that were run (or would be run in check mode), in order (Pacemaker - the moves, then the clears).
   type: list
   elements: str
   returned: always

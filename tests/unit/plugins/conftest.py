@@ -389,7 +389,7 @@ class FakeNode:
         self.pacemaker = FakePacemaker(self, names, here).add_group("vip", "web1", "web1")
         self.cib_file = self.tmp / "cib.xml"
         self.monkeypatch.setattr(heartbeat_engine, "PACEMAKER_CIB_FILE", str(self.cib_file))
-        self.monkeypatch.setattr(heartbeat_engine, "PACEMAKER_DAEMONS", (str(self.tmp / "pacemakerd"),))
+        self._executable(self.tmp / "pacemakerd")
         return self
 
     def _executable(self, path):
