@@ -17,7 +17,8 @@ options:
       - V(pacemaker) is Corosync 3 + Pacemaker 2.1, read with C(crm_mon --output-as=xml), C(cibadmin --query),
         C(crmadmin --status), C(corosync-cfgtool -s) and C(corosync-cmapctl), moved with C(crm_resource)
         (Debian packages C(pacemaker-cli-utils) and C(corosync)); the cluster is the CIB, O(agent_path) is unused.
-      - V(auto) picks V(pacemaker) when C(systemctl is-active pacemaker.service) says so, else V(agent) when hbagent runs (its control socket C(/var/lib/hbagent/hbagent.sock) exists or
+      - V(auto) picks V(pacemaker) when C(systemctl is-active pacemaker.service) says so, else V(agent) when
+        hbagent runs (its control socket C(/var/lib/hbagent/hbagent.sock) exists or
         C(systemctl is-active hbagent.service) says so), else V(heartbeat) when the Heartbeat daemon is
         installed (C(/usr/libexec/heartbeat/heartbeat)), else V(pacemaker) when C(/usr/sbin/pacemakerd) is
         installed, else V(agent) when O(agent_path) exists. A C(cl_status)

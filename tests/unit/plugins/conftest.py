@@ -254,7 +254,8 @@ CRM_MON = """<pacemaker-result api-version="2.25" request="crm_mon --output-as=x
     <last_change time="Tue Jul  1 09:59:00 2025" user="root" client="cibadmin" origin="web1"/>
     <nodes_configured number="{count}"/>
     <resources_configured number="2" disabled="0" blocked="0"/>
-    <cluster_options stonith-enabled="false" symmetric-cluster="true" no-quorum-policy="stop" maintenance-mode="false" stop-all-resources="false" stonith-timeout-ms="60000" priority-fencing-delay-ms="0"/>
+    <cluster_options stonith-enabled="false" symmetric-cluster="true" no-quorum-policy="stop"
+      maintenance-mode="false" stop-all-resources="false" stonith-timeout-ms="60000" priority-fencing-delay-ms="0"/>
   </summary>
   <nodes>
 {nodes}
@@ -277,11 +278,19 @@ CRM_MON_DOWN = """<pacemaker-result api-version="2.25" request="crm_mon --output
 """
 
 CIB_CONFIGURATION = """<configuration>
-  <crm_config><cluster_property_set id="cib-bootstrap-options"><nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+  <crm_config>
+    <cluster_property_set id="cib-bootstrap-options">
+      <nvpair id="cib-bootstrap-options-stonith-enabled" name="stonith-enabled" value="false"/>
+    </cluster_property_set>
+  </crm_config>
   <nodes>{nodes}</nodes>
   <resources>{resources}</resources>
   <constraints>{constraints}</constraints>
-  <rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="{stickiness}"/></meta_attributes></rsc_defaults>
+  <rsc_defaults>
+    <meta_attributes id="rsc-options">
+      <nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="{stickiness}"/>
+    </meta_attributes>
+  </rsc_defaults>
 </configuration>
 """
 

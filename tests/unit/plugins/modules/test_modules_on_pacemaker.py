@@ -115,11 +115,11 @@ def test_hold_local_brings_the_group_home_and_clears_the_constraint(node):
     assert node.pacemaker.cli == {} and node.pacemaker.groups["vip"]["where"] == "web1"
     # auto_failback works again: web1 leaves and comes back, vip follows it home
     node.pacemaker.nodes["web1"]["state"] = "offline"
-    for _ in range(4):
+    for _step in range(4):
         node.pacemaker.settle()
     assert node.pacemaker.groups["vip"]["where"] == "web2"
     node.pacemaker.nodes["web1"]["state"] = "online"
-    for _ in range(4):
+    for _step in range(4):
         node.pacemaker.settle()
     assert node.pacemaker.groups["vip"]["where"] == "web1"
     outcome, again = node.run(switchover, hold="local")
