@@ -442,7 +442,7 @@ def placement_problems(status: dict, sections: dict, auto_failback) -> list[str]
             where.add(res["nodes"][0])
         if len(where) > 1:
             problems.append(f"{gid}: members on {', '.join(sorted(where))}")
-        ranked = [n for _, n in sorted(scores.get(gid, []), key=lambda s: -s[0]) if n in online]
+        ranked = [node for score, node in sorted(scores.get(gid, []), key=lambda s: -s[0]) if node in online]
         if failback and ranked and where and where != {ranked[0]}:
             problems.append(f"{gid}: on {', '.join(sorted(where))}, wanted on {ranked[0]}")
     return problems

@@ -33,6 +33,8 @@ options:
     description: Path or name of C(cibadmin).
     type: str
     default: cibadmin
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full

@@ -21,7 +21,8 @@ GROUPS = [
 ]
 
 
-def conf(nodes=NODES, token=4545, name="hakit"):
+def conf(nodes=None, token=4545, name="hakit"):
+    nodes = NODES if nodes is None else nodes
     return pm.render_corosync_conf({"cluster_name": name, "nodes": nodes, "token": token})
 
 
@@ -66,7 +67,8 @@ def test_bad_corosync_settings_name_the_variable(settings, variable):
         flt.pcmk_corosync_conf(settings)
 
 
-def cib(groups=GROUPS, nodes=("web1", "web2"), **kw):
+def cib(groups=None, nodes=("web1", "web2"), **kw):
+    groups = GROUPS if groups is None else groups
     return {k: ET.fromstring(v) for k, v in flt.pcmk_cib(groups, list(nodes), **kw).items()}
 
 
