@@ -195,6 +195,15 @@ def resource_groups(groups, variable: str = "haresources", variables: dict | Non
     return out
 
 
+def parse_resource_word(node, word: str, where: str) -> hc.Resource:
+    """One haresources word of a group, parsed as Heartbeat would; an error names `where` (the variable)."""
+    try:
+        parsed = hc.parse_haresources(f"{node or 'node'} {word}\n", path=where)
+    except hc.ConfigErrors as exc:
+        raise AnsibleFilterError(f"{where}: " + "; ".join(e.reason for e in exc.errors)) from None
+    return parsed[0].resources[0]
+
+
 def _ipaddr_parts(arg: str) -> dict:
     """IPaddr argument ip[/netmask[/nic-or-broadcast[/broadcast]]]: third part is a NIC unless numeric."""
     parts = arg.split("/")
@@ -215,11 +224,7 @@ def hb_ip_resources(groups, variable: str = "heartbeat_resource_groups") -> list
     for i, group in enumerate(resource_groups(groups, variable)):
         for j, word in enumerate(group.get("resources") or []):
             where = f"{variable}[{i}].resources[{j}]"
-            try:
-                parsed = hc.parse_haresources(f"{group.get('node') or 'node'} {word}\n", path=where)
-            except hc.ConfigErrors as exc:
-                raise AnsibleFilterError(f"{where}: " + "; ".join(e.reason for e in exc.errors)) from None
-            resource = parsed[0].resources[0]
+            resource = parse_resource_word(group.get("node"), word, where)
             if resource.name in IP_RESOURCE_TYPES:
                 found.append(
                     {"variable": where, "node": group.get("node"), "type": resource.name}

@@ -10,8 +10,7 @@ sidecar <name>.yml.
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.hakit.heartbeat.plugins.filter.heartbeat import resource_groups
-from ansible_collections.hakit.heartbeat.plugins.module_utils import heartbeat_config as hc
+from ansible_collections.hakit.heartbeat.plugins.filter.heartbeat import parse_resource_word, resource_groups
 from ansible_collections.hakit.heartbeat.plugins.module_utils import pacemaker as pm
 
 
@@ -23,11 +22,7 @@ def _parsed_groups(groups, variable: str) -> list[dict]:
         resources = []
         for j, word in enumerate(group.get("resources") or []):
             at = f"{where}.resources[{j}]"
-            try:
-                parsed = hc.parse_haresources(f"{group.get('node') or 'node'} {word}\n", path=at)
-            except hc.ConfigErrors as exc:
-                raise AnsibleFilterError(f"{at}: " + "; ".join(e.reason for e in exc.errors)) from None
-            res = parsed[0].resources[0]
+            res = parse_resource_word(group.get("node"), word, at)
             resources.append({"name": res.name, "args": list(res.args), "variable": at, "word": res.word})
         out.append({"node": group.get("node"), "variable": where, "resources": resources})
     return out
