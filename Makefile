@@ -21,7 +21,8 @@ help:
 	@echo "make check      fast loop: lint + unit tests"
 	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, then two at a time:"
 	@echo "                the Molecule scenarios, netns, interop, the installed-copy lab, the version matrix;"
-	@echo "                HAKIT_FULL=1 adds the split-brain cases on mixed and Heartbeat pairs (slow)"
+	@echo "                HAKIT_FULL=1 adds the split-brain cases on mixed and Heartbeat pairs and"
+	@echo "                the three-node Pacemaker drill (slow)"
 	@echo "make agent      build dist/hbagent.pyz"
 
 # -- environment ---------------------------------------------------------------------------------
