@@ -21,8 +21,8 @@ help:
 	@echo "make check      fast loop: lint + unit tests"
 	@echo "make test       everything CI runs: check, collection checks, galaxy build/install, then two at a time:"
 	@echo "                the Molecule scenarios, netns, interop, the installed-copy lab, the version matrix;"
-	@echo "                HAKIT_FULL=1 adds the split-brain cases on mixed and Heartbeat pairs and"
-	@echo "                the three-node Pacemaker drill (slow)"
+	@echo "                HAKIT_FULL=1 adds the split-brain cases on mixed and Heartbeat pairs, web1's"
+	@echo "                switch to the agent and back in default and the three-node Pacemaker drill (slow)"
 	@echo "make agent      build dist/hbagent.pyz"
 
 # -- environment ---------------------------------------------------------------------------------
@@ -42,6 +42,8 @@ images: host
 	@bash scripts/image/build.sh bookworm
 	@bash scripts/image/build.sh trixie
 	@bash scripts/image/build-heartbeat.sh
+	@bash scripts/image/seed-debs.sh bookworm
+	@bash scripts/image/seed-debs.sh trixie
 
 # Each entry point removes only what its own suites left (label io.hakit.lab=<suite>, scripts/suites.sh):
 # `make test` never touches a running `make lab` or bench, nor they a test run.
@@ -78,7 +80,7 @@ interop: venv agent images
 # labels (scripts/lab-jobs.sh): every Molecule scenario, the agent's netns and interop tests, the
 # installed-copy lab and the version matrix.
 MOLECULE_SCENARIOS ?= default trixie pacemaker splitbrain content
-LAB_JOBS ?= default trixie pacemaker splitbrain netns content matrix installed interop
+LAB_JOBS ?= default trixie matrix pacemaker content netns splitbrain installed interop
 lab-jobs: venv agent images
 	@bash scripts/lab-jobs.sh $(LAB_JOBS)
 

@@ -35,11 +35,14 @@ cat >inventory.yml <<INVENTORY
 all:
   vars:
     ansible_connection: containers.podman.podman
+    ansible_remote_tmp: /root/.ansible/tmp
     hakit_lab_suite: installed
     hakit_lab_network: hakit-installed
     hakit_lab_subnet: 10.213.17.0/24
     hakit_lab_vip: 10.213.17.77
     hakit_lab_image: ${HAKIT_IMAGE_BOOKWORM:-localhost/hakit-debian:bookworm}
+    # the checkout's apt cache and its download seed (make images), not a new one in this empty directory
+    hakit_lab_cache_dir: $repo/.cache/apt
   children:
     heartbeat_nodes:
       vars:
